@@ -1,0 +1,5 @@
+"""Command line of the course kit: ``python -m assignment COMMAND``."""
+
+from assignment.cli import main
+
+raise SystemExit(main())
