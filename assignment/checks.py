@@ -1,0 +1,95 @@
+"""The checks students run in the notebooks: ``run_test(key, number, **case)``.
+
+A test cell calls ``run_test`` with one test case of one question. It runs
+the student's current ``mytorch`` (as imported in the notebook's kernel),
+prints the answer beside the expected one, and either says the test passed
+or raises ``TestFailed`` with every problem named in a student's terms.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from assignment.questions import question
+from assignment.questions._compare import revealing
+
+__all__ = ["TestFailed", "run_test", "student_error"]
+
+
+class TestFailed(AssertionError):
+    """A test of the student's code failed; the message says why."""
+
+    __test__ = False  # not a pytest test class
+
+
+def _student_modules() -> tuple[ModuleType, ModuleType]:
+    """The notebook kernel's ``mytorch.nn`` and ``mytorch.optim`` (as autoreload keeps them)."""
+    return importlib.import_module("mytorch.nn"), importlib.import_module("mytorch.optim")
+
+
+def student_error(error: BaseException, method: str) -> str:
+    """Describe an exception raised by student code in one or two lines."""
+    if isinstance(error, NotImplementedError):
+        return f"{method} is not implemented yet"
+    where = ""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if "mytorch" in frame.filename.replace("\\", "/").split("/")[-2:][0]:
+            where = f" (mytorch/{frame.filename.replace(chr(92), '/').rsplit('/', 1)[-1]}, line {frame.lineno}: {frame.line})"
+            break
+    return f"{method} raised {type(error).__name__}: {error}{where}"
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "None"
+    try:
+        array = np.asarray(value)
+        if array.dtype != object:
+            return np.array2string(array, precision=8, suppress_small=False, max_line_width=100)
+    except Exception:
+        pass
+    return repr(value)
+
+
+def run_test(key: str, number: int, **case: Any) -> None:
+    """Run test ``number`` of question ``key`` on the student's mytorch and report.
+
+    Args:
+        key: the question key, e.g. "linear_forward".
+        number: the test's number within the question. Test 1 is the visible one; the
+            others are hidden until grading, and their report never quotes an
+            expected value (it goes into the student's feedback).
+        **case: the test case: its inputs and its expected answer.
+
+    Raises:
+        TestFailed: the answer is wrong, or the code raised; the message says what to fix.
+    """
+    q = question(key)
+    title = f"Test {number} of question {q.INFO.number} ({q.INFO.method})"
+    try:
+        nn, optim = _student_modules()
+    except BaseException as error:  # a syntax error in the student's file must read clearly
+        raise TestFailed(f"{title}: mytorch cannot be imported: {type(error).__name__}: {error}") from None
+    try:
+        outputs = q.run(nn, optim, case)
+    except Exception as error:
+        raise TestFailed(f"{title} failed: {student_error(error, q.INFO.method)}") from None
+    visible = number == 1
+    with revealing(visible):
+        problems = q.check(case, outputs)
+    print(title if visible else f"{title}, hidden until grading")
+    if visible:
+        for label, yours, expected in q.shown(case, outputs):
+            print(f"\nYour {label}:\n{_format(yours)}\nExpected {label}:\n{_format(expected)}")
+    if problems:
+        raise TestFailed(f"{title} failed:\n- " + "\n- ".join(problems))
+    print("\nPassed.")
+    sys.stdout.flush()

@@ -1,0 +1,50 @@
+"""Question 2.2: ``Linear.backward`` stores dW and db and returns dX."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assignment.questions._common import Info, array, dtype_problem, unchanged
+from assignment.questions._compare import compare_arrays, matches
+
+INFO = Info("linear_backward", "2.2", "Linear.backward", "02_backward")
+
+
+def run(nn, optim, case: dict) -> dict:
+    """Give a Linear layer the case's parameters and stored input, then run backward."""
+    weight, bias = array(case, "weight"), array(case, "bias")
+    layer = nn.Linear(weight.shape[0], weight.shape[1])
+    layer.weight, layer.bias = weight, bias
+    layer.x = array(case, "x")
+    grad = array(case, "grad")
+    grad_before = grad.copy()
+    grad_x = layer.backward(grad)
+    return {
+        "grad_x": grad_x,
+        "grad_weight": getattr(layer, "grad_weight", None),
+        "grad_bias": getattr(layer, "grad_bias", None),
+        "grad_unchanged": unchanged(grad_before, grad),
+    }
+
+
+def check(case: dict, outputs: dict) -> list[str]:
+    expected = case["expected"]
+    n = len(case["x"])
+    problems = []
+    problems += compare_arrays(outputs["grad_x"], expected["grad_x"], "the returned gradient of the input (dX)")
+    problems += compare_arrays(outputs["grad_weight"], expected["grad_weight"], "self.grad_weight", allow_flat=True)
+    bias_problems = compare_arrays(outputs["grad_bias"], expected["grad_bias"], "self.grad_bias", allow_flat=True)
+    if bias_problems and matches(outputs["grad_bias"], np.asarray(expected["grad_bias"]) / n):
+        bias_problems = ["self.grad_bias is the mean over the batch; it should be the sum over the batch (axis 0)"]
+    problems += bias_problems
+    if not problems:
+        for name in ("grad_x", "grad_weight", "grad_bias"):
+            problems += dtype_problem(outputs[name], case, name)
+    if not outputs["grad_unchanged"]:
+        problems.append("Linear.backward changed the incoming gradient in place; compute new arrays instead")
+    return problems
+
+
+def shown(case: dict, outputs: dict) -> list[tuple[str, object, object]]:
+    """(label, your answer, expected answer) pairs to print beside the verdict."""
+    return [(name, outputs[name], case["expected"][name]) for name in ("grad_x", "grad_weight", "grad_bias")]

@@ -1,0 +1,48 @@
+"""Question 2.3: ``ReLU.backward`` lets the gradient through where the input was positive."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assignment.questions._common import Info, array, dtype_problem, unchanged
+from assignment.questions._compare import as_array, compare_arrays
+
+INFO = Info("relu_backward", "2.3", "ReLU.backward", "02_backward")
+
+
+def run(nn, optim, case: dict) -> dict:
+    """Give ReLU the case's stored input, then run backward on the case's gradient."""
+    layer = nn.ReLU()
+    layer.x = array(case, "x")
+    grad = array(case, "grad")
+    grad_before = grad.copy()
+    grad_x = layer.backward(grad)
+    return {"grad_x": grad_x, "grad_unchanged": unchanged(grad_before, grad)}
+
+
+def check(case: dict, outputs: dict) -> list[str]:
+    what = "ReLU.backward's gradient"
+    grad_x = outputs["grad_x"]
+    expected = np.asarray(case["expected"], dtype=np.float64)
+    problems = compare_arrays(grad_x, expected, what)
+    got, unreadable = as_array(grad_x, what)
+    if problems and not unreadable and got.shape == expected.shape:
+        x = np.asarray(case["x"], dtype=np.float64)
+        wrong = ~np.isclose(got, expected)
+        if wrong.any() and np.all(x[wrong] == 0):
+            problems = ["the gradient leaks through where the input x is exactly 0: the slope there "
+                        "is taken as 0, so let the gradient through only where x > 0 (not x >= 0)"]
+        elif wrong.any() and np.all(np.isclose(got[wrong], 0)):
+            problems.append("some entries are 0 where the input x was positive: take the mask from "
+                            "the stored input self.x, not from the gradient")
+    if not problems:
+        problems += dtype_problem(grad_x, case, what)
+    if not outputs["grad_unchanged"]:
+        problems.append("ReLU.backward changed the incoming gradient in place (e.g. grad[...] = 0); "
+                        "return a new array instead")
+    return problems
+
+
+def shown(case: dict, outputs: dict) -> list[tuple[str, object, object]]:
+    """(label, your answer, expected answer) pairs to print beside the verdict."""
+    return [("gradient of the input", outputs["grad_x"], case["expected"])]

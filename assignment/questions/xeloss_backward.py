@@ -1,0 +1,51 @@
+"""Question 2.1: ``CrossEntropyLoss.backward`` returns (softmax(I) - T) / N."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from assignment.questions._common import Info, array, dtype_problem, labels
+from assignment.questions._compare import compare_arrays, matches
+
+INFO = Info("xeloss_backward", "2.1", "CrossEntropyLoss.backward", "02_backward")
+
+
+def run(nn, optim, case: dict) -> dict:
+    """Run forward then backward on the case's logits and labels."""
+    loss_function = nn.CrossEntropyLoss()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loss_function.forward(array(case, "logits"), labels(case))
+        logits_grad = loss_function.backward()
+    return {"grad": logits_grad, "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}
+
+
+def check(case: dict, outputs: dict) -> list[str]:
+    what = "CrossEntropyLoss.backward's gradient"
+    expected = np.asarray(case["expected"], dtype=np.float64)
+    n = expected.shape[0]
+    grad = outputs["grad"]
+    problems = compare_arrays(grad, expected, what)
+    one_hot = np.zeros_like(expected)
+    one_hot[np.arange(n), np.asarray(case["labels"])] = 1
+    if problems:
+        if matches(grad, expected * n):
+            problems = [f"the gradient is {n} times too large: divide by the batch size N = {n}"]
+        elif matches(grad, expected / n):
+            problems = [f"the gradient is {n} times too small: divide by N once, not twice"]
+        elif matches(grad, -expected):
+            problems = ["the gradient has the wrong sign: it is softmax(I) - T, not T - softmax(I)"]
+        elif matches(grad, expected + one_hot / n) or matches(grad, expected * n + one_hot):
+            problems = ["the one-hot targets T were not subtracted from the probabilities"]
+    if not problems:
+        problems += dtype_problem(grad, case, what)
+    if outputs["warnings"]:
+        problems.append("a warning was raised: " + "; ".join(outputs["warnings"][:2]))
+    return problems
+
+
+def shown(case: dict, outputs: dict) -> list[tuple[str, object, object]]:
+    """(label, your answer, expected answer) pairs to print beside the verdict."""
+    return [("gradient of the logits", outputs["grad"], case["expected"])]

@@ -1,0 +1,91 @@
+"""Derive the student's ``mytorch`` files from the reference implementation.
+
+Each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region of the reference is
+replaced by a ``raise NotImplementedError`` whose message is the first line of
+the enclosing method's docstring (which names the question and what to do).
+Everything outside the regions (the given code) is kept as it is.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+STUDENT_FILES = ("__init__.py", "nn.py", "optim.py")
+
+_SOLUTION = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*(\n|$)", re.S | re.M)
+
+
+class StubError(ValueError):
+    """The reference file cannot be turned into a stub (unbalanced markers, bad syntax)."""
+
+
+def _hint_for_line(tree: ast.Module, lineno: int) -> str:
+    """The first docstring line of the innermost function containing ``lineno``."""
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= lineno <= node.end_lineno:
+            if best is None or node.lineno > best.lineno:
+                best = node
+    if best is None:
+        raise StubError(f"line {lineno}: a solution region must sit inside a function")
+    doc = ast.get_docstring(best) or f"{best.name} is yours to write"
+    return doc.strip().splitlines()[0]
+
+
+def derive_stub(source: str, filename: str = "<reference>") -> str:
+    """Return the student version of one reference file.
+
+    Args:
+        source: the reference file's text.
+        filename: its name, for error messages.
+
+    Returns:
+        The text with every solution region replaced by a ``NotImplementedError``.
+
+    Raises:
+        StubError: markers unbalanced or nested, a region outside a function,
+            or the result would not compile.
+    """
+    if source.count(BEGIN) != source.count(END):
+        raise StubError(f"{filename}: {source.count(BEGIN)} '{BEGIN}' but {source.count(END)} '{END}'")
+    tree = ast.parse(source, filename)
+
+    def replace(match: re.Match) -> str:
+        region = match.group(0)
+        if region.count(BEGIN) != 1:
+            raise StubError(f"{filename}: nested solution regions")
+        lineno = source.count("\n", 0, match.start()) + 1
+        hint = _hint_for_line(tree, lineno)
+        indent = match.group("indent")
+        return (f"{indent}# YOUR CODE HERE\n"
+                f"{indent}raise NotImplementedError({hint!r})\n")
+
+    stub = _SOLUTION.sub(replace, source)
+    if BEGIN in stub or END in stub:
+        raise StubError(f"{filename}: a solution marker is not at the start of its own line")
+    compile(stub, filename, "exec")
+    return stub
+
+
+def write_student_package(reference_dir: Path, destination: Path) -> list[Path]:
+    """Write the student's ``mytorch`` package derived from ``reference_dir``.
+
+    Args:
+        reference_dir: the reference ``mytorch/`` folder.
+        destination: the folder to create, e.g. ``release/mlp/mytorch``.
+
+    Returns:
+        The files written.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in STUDENT_FILES:
+        source = (reference_dir / name).read_text(encoding="utf-8")
+        target = destination / name
+        target.write_text(derive_stub(source, f"mytorch/{name}"), encoding="utf-8")
+        written.append(target)
+    return written

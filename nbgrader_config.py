@@ -1,0 +1,52 @@
+"""nbgrader configuration of the mytorch course. The course root is this folder.
+
+Stock commands work from here: ``nbgrader generate_assignment mlp``,
+``nbgrader autograde mlp``, ``nbgrader generate_feedback mlp``,
+``nbgrader export``; formgrader's buttons read this same file.
+"""
+
+import os
+
+c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+
+COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = COURSE_ROOT
+c.CourseDirectory.course_id = "mytorch"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE_ROOT, "gradebook.db")
+# Caches and checkpoints never travel between instructor and students.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".pytest_cache"]
+
+# Release: the stock pipeline, then the course's build step (student stubs of
+# mytorch derived from the reference, and the leak check that fails the build).
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "assignment.release.nbgrader_plugin.BuildStudentFiles",
+]
+
+# Autograde: grade the student's own mytorch. Without this, nbgrader would
+# overwrite the student's files with same-named files from source/.
+c.Autograde.exclude_overwriting = {"mlp": ["mytorch/__init__.py", "mytorch/nn.py", "mytorch/optim.py"]}
+# Deleted graded cells come back from the gradebook (and score what they deserve).
+c.OverwriteCells.add_missing_cells = True
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+
+# Feedback shows each failed test's message, never a hidden test's code.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+c.ClearHiddenTests.enforce_metadata = False
