@@ -3,7 +3,12 @@
 A test cell calls ``run_test`` with one test case of one question. It runs
 the student's current ``mytorch`` (as imported in the notebook's kernel),
 prints the answer beside the expected one, and either says the test passed
-or raises ``TestFailed`` with every problem named in a student's terms.
+or writes every problem, named in a student's terms, to standard error.
+
+Failing by writing to stderr rather than raising is deliberate: nbgrader
+scores a test cell with any stderr output as failed (in autograde and in
+validate alike), and no traceback is drawn, so a hidden test's code never
+shows in a student's feedback and Run All goes on.
 """
 
 from __future__ import annotations
@@ -19,13 +24,7 @@ import numpy as np
 from assignment.questions import question
 from assignment.questions._compare import revealing
 
-__all__ = ["TestFailed", "run_test", "student_error"]
-
-
-class TestFailed(AssertionError):
-    """A test of the student's code failed; the message says why."""
-
-    __test__ = False  # not a pytest test class
+__all__ = ["run_test", "student_error"]
 
 
 def _student_modules() -> tuple[ModuleType, ModuleType]:
@@ -59,6 +58,12 @@ def _format(value: Any) -> str:
     return repr(value)
 
 
+def _fail(message: str) -> None:
+    sys.stdout.flush()
+    print(message, file=sys.stderr)
+    sys.stderr.flush()
+
+
 def run_test(key: str, number: int, **case: Any) -> None:
     """Run test ``number`` of question ``key`` on the student's mytorch and report.
 
@@ -69,27 +74,32 @@ def run_test(key: str, number: int, **case: Any) -> None:
             expected value (it goes into the student's feedback).
         **case: the test case: its inputs and its expected answer.
 
-    Raises:
-        TestFailed: the answer is wrong, or the code raised; the message says what to fix.
+    A pass is printed on stdout, a failure on stderr (see above); nothing is
+    returned, so the cell shows no Out[] value for nbgrader to read as a score.
     """
     q = question(key)
     title = f"Test {number} of question {q.INFO.number} ({q.INFO.method})"
     try:
         nn, optim = _student_modules()
     except BaseException as error:  # a syntax error in the student's file must read clearly
-        raise TestFailed(f"{title}: mytorch cannot be imported: {type(error).__name__}: {error}") from None
+        return _fail(f"{title} failed: mytorch cannot be imported: {type(error).__name__}: {error}")
     try:
         outputs = q.run(nn, optim, case)
-    except Exception as error:
-        raise TestFailed(f"{title} failed: {student_error(error, q.INFO.method)}") from None
+    except KeyboardInterrupt:
+        return _fail(f"{title} failed: {q.INFO.method} was interrupted (an endless loop?)")
+    except BaseException as error:  # SystemExit too: a test must report, not end the notebook
+        return _fail(f"{title} failed: {student_error(error, q.INFO.method)}")
     visible = number == 1
-    with revealing(visible):
-        problems = q.check(case, outputs)
+    try:
+        with revealing(visible):
+            problems = q.check(case, outputs)
+    except Exception as error:
+        problems = [f"the answer could not be checked ({type(error).__name__}: {error})"]
     print(title if visible else f"{title}, hidden until grading")
     if visible:
         for label, yours, expected in q.shown(case, outputs):
             print(f"\nYour {label}:\n{_format(yours)}\nExpected {label}:\n{_format(expected)}")
     if problems:
-        raise TestFailed(f"{title} failed:\n- " + "\n- ".join(problems))
+        return _fail(f"\nFAILED: {title}\n- " + "\n- ".join(problems))
     print("\nPassed.")
     sys.stdout.flush()

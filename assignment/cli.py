@@ -46,6 +46,13 @@ def _train(args: argparse.Namespace) -> int:
     return 0 if final.test_accuracy >= args.require else 1
 
 
+def _demo(args: argparse.Namespace) -> int:
+    """Release, collect, autograde and give feedback on the example submissions."""
+    from assignment.demo import main as demo_main
+
+    return demo_main(Path(args.workdir) if args.workdir else None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assignment", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--require", type=float, default=0.0, help="exit 1 below this test accuracy")
     p.set_defaults(run=_train)
+
+    p = commands.add_parser("demo", help="the instructor's flow on the example submissions")
+    p.add_argument("--workdir", help="scratch folder (default: .artifacts/demo)")
+    p.set_defaults(run=_demo)
 
     args = parser.parse_args(argv)
     return args.run(args)
