@@ -24,7 +24,7 @@ import numpy as np
 from assignment.questions import question
 from assignment.questions._compare import revealing
 
-__all__ = ["run_test", "student_error"]
+__all__ = ["run_test", "check_training", "student_error"]
 
 
 def _student_modules() -> tuple[ModuleType, ModuleType]:
@@ -99,6 +99,30 @@ def run_test(key: str, number: int, **case: Any) -> None:
     if visible:
         for label, yours, expected in q.shown(case, outputs):
             print(f"\nYour {label}:\n{_format(yours)}\nExpected {label}:\n{_format(expected)}")
+    if problems:
+        return _fail(f"\nFAILED: {title}\n- " + "\n- ".join(problems))
+    print("\nPassed.")
+    sys.stdout.flush()
+
+
+def check_training(**case: Any) -> None:
+    """Train an MLP built from the student's mytorch on the digits and check its test accuracy.
+
+    Args:
+        **case: sizes, epochs, lr, batch_size, seed, and min_accuracy, the accuracy to reach.
+    """
+    from assignment.training_check import training_accuracy, training_problems
+
+    title = f"Training check: an MLP {'-'.join(map(str, case['sizes']))} made of your mytorch"
+    try:
+        nn, optim = _student_modules()
+        reached = training_accuracy(nn, optim, **case)
+    except KeyboardInterrupt:
+        return _fail(f"{title} failed: training was interrupted")
+    except BaseException as error:
+        return _fail(f"{title} failed: {student_error(error, 'training your MLP')}")
+    print(f"{title}: {reached:.1%} test accuracy after {case['epochs']} epochs")
+    problems = training_problems(case, {"accuracy": reached})
     if problems:
         return _fail(f"\nFAILED: {title}\n- " + "\n- ".join(problems))
     print("\nPassed.")

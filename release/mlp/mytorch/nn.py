@@ -58,9 +58,10 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
         An array shaped like ``x`` whose entries lie in [0, 1] and sum to 1
         along ``axis``.
     """
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    x = np.asarray(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
     exps = np.exp(shifted)
-    return exps / np.sum(exps, axis=axis, keepdims=True)
+    return exps / exps.sum(axis=axis, keepdims=True)
 
 
 class Linear:
