@@ -40,7 +40,23 @@ c.GenerateAssignment.preprocessors = [
 c.Autograde.exclude_overwriting = {"mlp": ["mytorch/__init__.py", "mytorch/nn.py", "mytorch/optim.py"]}
 # Deleted graded cells come back from the gradebook (and score what they deserve).
 c.OverwriteCells.add_missing_cells = True
-c.Execute.timeout = 60
+# Trusted grading: nbgrader's Execute (the student's kernel) is replaced by
+# GradeInSandbox, which runs each test from the gradebook on the student's
+# mytorch/*.py in a bubblewrap sandbox and writes the verdict into the cell.
+c.Autograde.autograde_preprocessors = [
+    "assignment.grading.nbgrader_plugin.GradeInSandbox",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.GradeInSandbox.timeout = 20  # seconds per test
+c.GradeInSandbox.training_timeout = 120  # seconds for the training check
+c.GradeInSandbox.memory_mib = 1536
+# Kernel settings for `nbgrader validate` (students' own runs).
+c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
 # Feedback shows each failed test's message, never a hidden test's code.
