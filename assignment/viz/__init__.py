@@ -1,0 +1,31 @@
+"""Visualizers of the mytorch course: one per question, on the student's own code.
+
+Each function takes the student's modules and returns an ipywidgets widget::
+
+    from assignment import viz
+    viz.linear_forward(nn)
+
+Nothing here holds a solution: expected values come from definitions the
+notebooks state (a row times a column plus a bias, max(x, 0), the mean of
+-log p) or from central finite differences of the student's own forward pass.
+"""
+
+from assignment.viz.linear_backward import linear_backward
+from assignment.viz.linear_forward import linear_forward
+from assignment.viz.relu_backward import relu_backward
+from assignment.viz.relu_forward import relu_forward
+from assignment.viz.sequential_backward import sequential_backward
+from assignment.viz.sequential_forward import sequential_forward
+from assignment.viz.xeloss_backward import xeloss_backward
+from assignment.viz.xeloss_forward import xeloss_forward
+
+__all__ = [
+    "linear_forward",
+    "relu_forward",
+    "sequential_forward",
+    "xeloss_forward",
+    "xeloss_backward",
+    "linear_backward",
+    "relu_backward",
+    "sequential_backward",
+]

@@ -1,0 +1,442 @@
+"""Matplotlib helpers: figures drawn once with Agg, updated in place, sent as PNG.
+
+No pyplot: figures are ``matplotlib.figure.Figure`` objects with their own Agg
+canvas, so nothing ever opens a window and no Jupyter extension is needed.
+
+A :class:`LayeredFigure` keeps three layers so that an interaction redraws only
+what it changed:
+
+* static: axes, titles, tick labels, operators (drawn once);
+* values: heatmap images, value labels, mismatch marks (redrawn when data change);
+* overlay: highlight outlines (redrawn on every render, cheap).
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.colors import Normalize, to_rgba
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
+from PIL import Image
+
+__all__ = [
+    "DPI",
+    "HIGHLIGHT",
+    "MISMATCH",
+    "LayeredFigure",
+    "MatrixPanel",
+    "Panel",
+    "Op",
+    "matrix_rows",
+    "fmt",
+    "fast_text",
+    "new_figure",
+]
+
+DPI = 100
+CELL = 0.46  # inches per matrix cell
+HIGHLIGHT = "#ff7f0e"  # orange: the entries the stepper is looking at
+SECOND = "#2ca02c"  # green: a second highlight
+MISMATCH = "#d62728"  # red: entries that differ
+MUTED = "#777777"
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A white figure with its own Agg canvas (no pyplot, no window)."""
+    fig = Figure(figsize=(width, height), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    """A short label for one matrix entry."""
+    value = float(value)
+    if np.isnan(value):
+        return "nan"
+    if np.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if abs(value) < 1e-12:  # rounding noise such as 1e-17 reads as 0
+        return "0"
+    size = abs(value)
+    if size >= 1000 or size < 10 ** (-digits) / 2:
+        mantissa, exponent = (f"{value:.1e}" if size >= 1000 else f"{value:.0e}").split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    elif size >= 100:
+        text = f"{value:.0f}"
+    elif size >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.{digits}f}"
+    return text.replace("-", "−")
+
+
+_SPRITES: dict = {}
+
+
+class FastText(Text):
+    """A Text drawn from a cached bitmap: ~40x quicker for value labels redrawn often.
+
+    Only plain horizontal text without a box takes the fast path (on an Agg
+    renderer); anything else is drawn by matplotlib as usual.
+    """
+
+    def draw(self, renderer) -> None:
+        if not self.get_visible() or not self.get_text():
+            return
+        if (not isinstance(renderer, RendererAgg) or self.get_rotation() != 0
+                or self.get_bbox_patch() is not None or "\n" in self.get_text()):
+            super().draw(renderer)
+            return
+        prop = self.get_fontproperties()
+        colour = to_rgba(self.get_color(), self.get_alpha())
+        key = (self.get_text(), prop.get_size_in_points(), prop.get_weight(), tuple(prop.get_family()),
+               colour, renderer.dpi, self.get_ha(), self.get_va())
+        sprite = _SPRITES.get(key)
+        if sprite is None:
+            if len(_SPRITES) > 5000:
+                _SPRITES.clear()
+            width, height, descent = renderer.get_text_width_height_descent(self.get_text(), prop, False)
+            w, h = int(np.ceil(width)) + 4, int(np.ceil(height)) + 4
+            scratch = RendererAgg(w, h, renderer.dpi)
+            gc = scratch.new_gc()
+            gc.set_foreground("black")
+            scratch.draw_text(gc, 2, h - 2 - descent, self.get_text(), prop, 0)
+            gc.restore()
+            sprite = np.empty((h, w, 4), np.uint8)
+            sprite[..., :3] = np.round(np.array(colour[:3]) * 255).astype(np.uint8)
+            coverage = np.asarray(scratch.buffer_rgba())[..., 3].astype(float) * colour[3]
+            sprite[..., 3] = coverage.astype(np.uint8)
+            sprite = np.ascontiguousarray(sprite[::-1])
+            _SPRITES[key] = sprite
+        h, w = sprite.shape[:2]
+        px, py = self.get_transform().transform(self.get_position())
+        x0 = {"center": px - w / 2, "left": px - 2, "right": px - w + 2}.get(self.get_ha(), px - w / 2)
+        y0 = {"center": py - h / 2, "baseline": py - 2, "bottom": py - 2, "top": py - h + 2}.get(self.get_va(), py - h / 2)
+        gc = renderer.new_gc()
+        renderer.draw_image(gc, round(x0), round(y0), sprite)
+        gc.restore()
+
+
+def fast_text(ax, x: float, y: float, text: str = "", **kwargs) -> FastText:
+    """Add a ``FastText`` to ``ax`` at data coordinates (x, y)."""
+    artist = FastText(x, y, text, **kwargs)
+    ax.add_artist(artist)
+    return artist
+
+
+class LayeredFigure:
+    """A figure rendered to PNG in three layers (static, values, overlay)."""
+
+    def __init__(self, fig: Figure) -> None:
+        self.fig = fig
+        self._values: list = []
+        self._overlay: list = []
+        self._bg_static = None
+        self._bg_values = None
+        self._static_dirty = True
+        self._values_dirty = True
+
+    def value(self, artist):
+        """Register an artist redrawn whenever the data change."""
+        artist.set_animated(True)
+        self._values.append(artist)
+        return artist
+
+    def overlay(self, artist):
+        """Register an artist redrawn at every render (highlights)."""
+        artist.set_animated(True)
+        self._overlay.append(artist)
+        return artist
+
+    def values_changed(self) -> None:
+        self._values_dirty = True
+
+    def static_changed(self) -> None:
+        self._static_dirty = True
+
+    def draw(self) -> np.ndarray:
+        """Bring the canvas up to date; return its RGBA pixels."""
+        canvas = self.fig.canvas
+        if self._static_dirty or self._bg_static is None:
+            canvas.draw()
+            self._bg_static = canvas.copy_from_bbox(self.fig.bbox)
+            self._static_dirty = False
+            self._values_dirty = True
+        renderer = canvas.get_renderer()
+        if self._values_dirty or self._bg_values is None:
+            canvas.restore_region(self._bg_static)
+            for artist in self._values:
+                if artist.get_visible():
+                    artist.draw(renderer)
+            self._bg_values = canvas.copy_from_bbox(self.fig.bbox)
+            self._values_dirty = False
+        else:
+            canvas.restore_region(self._bg_values)
+        for artist in self._overlay:
+            if artist.get_visible():
+                artist.draw(renderer)
+        return np.asarray(canvas.buffer_rgba())
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes."""
+        pixels = self.draw()
+        out = io.BytesIO()
+        Image.fromarray(pixels[..., :3]).save(out, format="PNG", compress_level=1)
+        return out.getvalue()
+
+
+@dataclass
+class Panel:
+    """A matrix slot in a :func:`matrix_rows` layout."""
+
+    name: str
+    shape: tuple  # (rows, columns)
+
+
+@dataclass
+class Op:
+    """An operator or arrow between matrices in a :func:`matrix_rows` layout."""
+
+    text: str
+    width: float = 0.5  # inches
+    fontsize: float = 15
+
+
+def matrix_rows(
+    rows: Sequence[Sequence[Panel | Op | str]],
+    *,
+    cell: float = CELL,
+    title_height: float = 0.5,
+    bottom: float = 0.25,
+    side: float = 0.35,
+    extra_height: float = 0.0,
+    min_width: float = 0.0,
+) -> tuple[LayeredFigure, dict[str, Any]]:
+    """Lay matrices out in rows, every cell the same size, operators between them.
+
+    Args:
+        rows: each row a sequence of ``Panel``s and ``Op``s (a str is an ``Op``).
+        cell: inches per matrix cell.
+        title_height: inches above each matrix for its two-line title.
+        bottom: inches below each matrix (column indices).
+        side: margin left and right of the figure, in inches.
+        extra_height: inches added at the bottom of the figure (for a plot of one's own).
+        min_width: the figure is at least this wide, in inches.
+
+    Returns:
+        The LayeredFigure and a dict from panel name to its Axes.
+    """
+    rows = [[Op(item) if isinstance(item, str) else item for item in row] for row in rows]
+    row_heights = []
+    row_widths = []
+    for row in rows:
+        tallest = max((item.shape[0] for item in row if isinstance(item, Panel)), default=1)
+        row_heights.append(tallest * cell + title_height + bottom)
+        row_widths.append(
+            sum(item.shape[1] * cell + 0.25 if isinstance(item, Panel) else item.width for item in row)
+        )
+    width = max(max(row_widths) + 2 * side, min_width)
+    height = sum(row_heights) + 0.1 + extra_height
+    fig = new_figure(width, height)
+    axes: dict[str, Any] = {}
+    top = height - 0.05
+    for row, row_height in zip(rows, row_heights):
+        tallest = row_height - title_height - bottom
+        centre_y = top - title_height - tallest / 2
+        x = side
+        for item in row:
+            if isinstance(item, Panel):
+                r, c = item.shape
+                w, h = c * cell, r * cell
+                x += 0.25  # room for row indices
+                ax = fig.add_axes((x / width, (centre_y - h / 2) / height, w / width, h / height))
+                axes[item.name] = ax
+                x += w
+            else:
+                if item.text:
+                    fig.text(
+                        (x + item.width / 2) / width, centre_y / height, item.text,
+                        ha="center", va="center", fontsize=item.fontsize, color="#333333",
+                    )
+                x += item.width
+        top -= row_height
+    return LayeredFigure(fig), axes
+
+
+def _wrap(message: str, columns: int) -> str:
+    width = max(12, int(columns * 7))
+    return "\n".join(textwrap.fill(part, width) for part in message.split("\n"))
+
+
+class MatrixPanel:
+    """A matrix drawn as an annotated heatmap, with a title naming its shape.
+
+    The values, the per-entry mismatch marks and the message box live in the
+    figure's values layer; the highlight outlines in its overlay layer.
+    """
+
+    def __init__(
+        self,
+        layered: LayeredFigure,
+        ax,
+        shape: tuple,
+        title: str,
+        *,
+        cmap: str = "RdBu_r",
+        annotate: bool = True,
+        digits: int = 2,
+        fontsize: float = 8,
+        limits: tuple[float, float] | None = None,
+        symmetric: bool = True,
+        title_color: str = "black",
+    ) -> None:
+        self.layered = layered
+        self.ax = ax
+        self.shape = tuple(int(s) for s in shape)
+        self.digits = digits
+        self.symmetric = symmetric
+        self.fixed_limits = limits
+        r, c = self.shape
+        self.values: np.ndarray | None = None
+        image = np.zeros(self.shape)
+        self.image = layered.value(ax.imshow(image, cmap=cmap, interpolation="nearest", aspect="auto"))
+        self.image.cmap.set_bad("#eeeeee")
+        ax.set_xlim(-0.5, c - 0.5)
+        ax.set_ylim(r - 0.5, -0.5)
+        ax.set_xticks(range(c))
+        ax.set_yticks(range(r))
+        ax.tick_params(length=0, labelsize=6.5, colors=MUTED, pad=2)
+        for spine in ax.spines.values():
+            spine.set_color("#bbbbbb")
+        self.title = ax.set_title(title, fontsize=8.5, color=title_color, pad=4, linespacing=1.15)
+        self.annotate = annotate and r * c <= 120
+        self.texts = []
+        if self.annotate:
+            for i in range(r):
+                row = []
+                for j in range(c):
+                    row.append(layered.value(fast_text(ax, j, i, "", ha="center", va="center", fontsize=fontsize)))
+                self.texts.append(row)
+        self.message = layered.value(
+            ax.text(
+                (c - 1) / 2, (r - 1) / 2, "", ha="center", va="center", fontsize=7.5, color=MISMATCH,
+                zorder=6, clip_on=False,
+                bbox=dict(boxstyle="round,pad=0.3", fc="white", ec=MISMATCH, lw=1),
+            )
+        )
+        self.message.set_visible(False)
+        self._marks: dict[tuple, Rectangle] = {}
+        self._outlines: dict[str, Rectangle] = {}
+
+    # -- values layer -------------------------------------------------
+    def set(self, values: Any = None, message: str | None = None) -> None:
+        """Show ``values`` (shaped like the panel) or, if None, just ``message``."""
+        self.layered.values_changed()
+        array = None if values is None else np.asarray(values, dtype=float)
+        if array is not None and array.shape != self.shape:
+            message = message or f"shape {array.shape}\nexpected {self.shape}"
+            array = None
+        self.values = array
+        if array is None:
+            self.image.set_data(np.full(self.shape, np.nan))
+            for row in self.texts:
+                for text in row:
+                    text.set_text("")
+        else:
+            shown = np.where(np.isfinite(array), array, np.nan)
+            self.image.set_data(shown)
+            if self.fixed_limits is not None:
+                low, high = self.fixed_limits
+            else:
+                finite = np.abs(shown[np.isfinite(shown)])
+                top = float(finite.max()) if finite.size else 1.0
+                top = top if top > 0 else 1.0
+                low, high = (-top, top) if self.symmetric else (float(np.nanmin(shown)), top)
+                if high <= low:
+                    high = low + 1
+            self.image.set_clim(low, high)
+            norm = Normalize(low, high)
+            if self.texts:
+                colours = self.image.cmap(norm(np.nan_to_num(shown)))
+                light = (0.299 * colours[..., 0] + 0.587 * colours[..., 1] + 0.114 * colours[..., 2]) > 0.5
+                for i, row in enumerate(self.texts):
+                    for j, text in enumerate(row):
+                        text.set_text(fmt(array[i, j], self.digits))
+                        text.set_color("black" if light[i, j] else "white")
+        if message:
+            self.message.set_text(_wrap(message, self.shape[1]))
+            self.message.set_visible(True)
+        else:
+            self.message.set_visible(False)
+
+    def mark(self, mask: np.ndarray | None, color: str = MISMATCH) -> None:
+        """Outline every entry where ``mask`` is True (None clears)."""
+        self.layered.values_changed()
+        for rect in self._marks.values():
+            rect.set_visible(False)
+        if mask is None:
+            return
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != self.shape:
+            return
+        for i, j in zip(*np.nonzero(mask)):
+            key = (int(i), int(j))
+            rect = self._marks.get(key)
+            if rect is None:
+                rect = Rectangle((j - 0.44, i - 0.44), 0.88, 0.88, fill=False, ec=color, lw=2.2, zorder=5)
+                self.ax.add_patch(rect)
+                self.layered.value(rect)
+                self._marks[key] = rect
+            rect.set_edgecolor(color)
+            rect.set_visible(True)
+
+    # -- overlay layer ------------------------------------------------
+    def outline(self, key: str, what: str | None, index: Any = None, color: str = HIGHLIGHT, lw: float = 3.0) -> None:
+        """Show (or hide, with what=None) the outline called ``key``.
+
+        Args:
+            what: ``"row"`` (index = row), ``"col"`` (index = column),
+                ``"cell"`` (index = (row, column)), ``"all"``, or None to hide.
+        """
+        rect = self._outlines.get(key)
+        if rect is None:
+            rect = Rectangle((0, 0), 1, 1, fill=False, ec=color, lw=lw, zorder=7, clip_on=False)
+            self.ax.add_patch(rect)
+            self.layered.overlay(rect)
+            self._outlines[key] = rect
+        if what is None:
+            rect.set_visible(False)
+            return
+        r, c = self.shape
+        if what == "row":
+            bounds = (-0.5, index - 0.5, c, 1)
+        elif what == "col":
+            bounds = (index - 0.5, -0.5, 1, r)
+        elif what == "cell":
+            i, j = index
+            bounds = (j - 0.5, i - 0.5, 1, 1)
+        elif what == "all":
+            bounds = (-0.5, -0.5, c, r)
+        else:
+            raise ValueError(what)
+        rect.set_bounds(*bounds)
+        rect.set_edgecolor(color)
+        rect.set_linewidth(lw)
+        rect.set_visible(True)
+
+    def clear_outlines(self) -> None:
+        for rect in self._outlines.values():
+            rect.set_visible(False)
+
+
+def shape_title(name: str, shape: Iterable[int], meaning: str = "") -> str:
+    """'name\\nshape (3, 4) = (N, in)' style titles."""
+    shape = tuple(int(s) for s in shape)
+    return f"{name}\n{shape}" + (f" = {meaning}" if meaning else "")

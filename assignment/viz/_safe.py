@@ -1,0 +1,296 @@
+"""Calling the student's code so that nothing escapes to the notebook cell.
+
+Every call into the student's ``mytorch`` goes through :func:`call`, which turns
+whatever happens (``NotImplementedError``, any other exception, an endless
+loop, ``exit()``) into an :class:`Outcome` holding a one-line message in the
+student's terms. The checks :func:`check_array` and :func:`check_number` turn a
+returned value into an Outcome too: ``None``, a wrong type, a wrong shape or
+NaN entries each get their own message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+__all__ = [
+    "Outcome",
+    "call",
+    "construct",
+    "check_array",
+    "check_number",
+    "describe_exception",
+    "OK",
+    "NOT_IMPLEMENTED",
+    "MISSING",
+    "ERROR",
+    "TIMEOUT",
+    "NONE",
+    "TYPE",
+    "SHAPE",
+    "NAN",
+    "MISMATCH",
+]
+
+# The kinds of outcome, from "fine" to the various ways of being wrong.
+OK = "ok"
+NOT_IMPLEMENTED = "not_implemented"
+MISSING = "missing"
+ERROR = "error"
+TIMEOUT = "timeout"
+NONE = "none"
+TYPE = "type"
+SHAPE = "shape"
+NAN = "nan"
+MISMATCH = "mismatch"
+
+#: Seconds one call of student code may take before it is stopped.
+TIME_LIMIT = 5.0
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_LIBRARY_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep, os.sep + "lib" + os.sep + "python")
+
+
+@dataclass
+class Outcome:
+    """What a call of student code (or a check of its result) gave.
+
+    Fields:
+        ok: True when the value can be used.
+        value: the returned (or checked) value.
+        kind: one of the kind constants of this module.
+        message: one line for the student; empty when all is well.
+        notes: minor remarks that do not make the value unusable (e.g. a dtype change).
+    """
+
+    ok: bool
+    value: Any = None
+    kind: str = OK
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class _TimeLimitExceeded(BaseException):
+    """Raised inside student code that runs past the time limit."""
+
+
+_depth = threading.local()
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Stop the enclosed code after ``seconds`` where the platform allows it.
+
+    Uses SIGALRM, so only in the main thread of a POSIX process, only if nobody
+    else has installed a SIGALRM handler, and only for the outermost call.
+    """
+    usable = (
+        seconds
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and getattr(_depth, "value", 0) == 0
+    )
+    previous = None
+    if usable:
+        try:
+            previous = signal.getsignal(signal.SIGALRM)
+            usable = previous in (signal.SIG_DFL, signal.SIG_IGN, None)
+        except (ValueError, OSError):  # pragma: no cover - exotic platforms
+            usable = False
+    _depth.value = getattr(_depth, "value", 0) + 1
+    if not usable:
+        try:
+            yield
+        finally:
+            _depth.value -= 1
+        return
+
+    def _expired(signum, frame):  # pragma: no cover - timing dependent
+        raise _TimeLimitExceeded()
+
+    signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+        _depth.value -= 1
+
+
+def _student_location(tb) -> str:
+    """' (nn.py, line 12: `code`)' for the innermost frame outside libraries and this package."""
+    frames = traceback.extract_tb(tb)
+    for frame in reversed(frames):
+        name = os.path.abspath(frame.filename)
+        if name.startswith(_HERE) or any(m in name for m in _LIBRARY_MARKERS) or name.startswith("<frozen"):
+            continue
+        line = (frame.line or "").strip()
+        where = f"{os.path.basename(frame.filename)}, line {frame.lineno}"
+        if line:
+            if len(line) > 70:
+                line = line[:67] + "..."
+            where += f": `{line}`"
+        return f" ({where})"
+    return ""
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_exception(label: str, error: BaseException) -> tuple[str, str]:
+    """Return (kind, message) for an exception raised by the student's ``label``."""
+    where = _student_location(error.__traceback__)
+    if isinstance(error, NotImplementedError):
+        detail = _short(error)
+        extra = f" ({detail})" if detail and detail.lower() not in {"not implemented", "todo"} else ""
+        return NOT_IMPLEMENTED, f"{label} is not implemented yet{extra}."
+    if isinstance(error, _TimeLimitExceeded):
+        return TIMEOUT, f"{label} did not finish within {TIME_LIMIT:g} s and was stopped (an endless loop?){where}."
+    if isinstance(error, KeyboardInterrupt):
+        return ERROR, f"{label} was interrupted{where}."
+    if isinstance(error, SystemExit):
+        return ERROR, f"{label} tried to exit the Python process (SystemExit){where}."
+    text = _short(error)
+    return ERROR, f"{label} raised {type(error).__name__}" + (f": {text}" if text else "") + f"{where}."
+
+
+def call(label: str, fn: Callable | None, *args: Any, time_limit: float | None = TIME_LIMIT, **kwargs: Any) -> Outcome:
+    """Call ``fn(*args, **kwargs)``; never raise.
+
+    Args:
+        label: how the student knows the function, e.g. ``"Linear.forward"``.
+        fn: the function; None when the student's module has no such thing.
+        time_limit: seconds before the call is stopped (None: no limit).
+
+    Returns:
+        An Outcome whose ``value`` is the return value when ``ok``.
+    """
+    if fn is None or not callable(fn):
+        return Outcome(False, None, MISSING, f"{label} was not found: is it defined (and spelled so)?")
+    try:
+        with _time_limit(time_limit), np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = fn(*args, **kwargs)
+    except (Exception, SystemExit, KeyboardInterrupt, _TimeLimitExceeded) as error:  # noqa: BLE001 - student code
+        kind, message = describe_exception(label, error)
+        return Outcome(False, None, kind, message)
+    return Outcome(True, value)
+
+
+def method(obj: Any, name: str) -> Callable | None:
+    """``obj.name`` if it exists and is callable, else None (never raises)."""
+    try:
+        found = getattr(obj, name)
+    except Exception:  # noqa: BLE001 - a student's property may raise anything
+        return None
+    return found if callable(found) else None
+
+
+def attribute(obj: Any, name: str, default: Any = None) -> Any:
+    """``obj.name`` or ``default`` (never raises)."""
+    try:
+        return getattr(obj, name)
+    except Exception:  # noqa: BLE001
+        return default
+
+
+def construct(module: Any, class_name: str, *args: Any, label: str | None = None) -> Outcome:
+    """Instantiate ``module.class_name(*args)`` safely."""
+    label = label or f"{class_name}{args if len(args) != 1 else '(' + repr(args[0]) + ')'}"
+    cls = attribute(module, class_name)
+    if cls is None:
+        return Outcome(False, None, MISSING, f"the module has no {class_name}: is it defined (and spelled so)?")
+    return call(label, cls, *args)
+
+
+def _first_index(mask: np.ndarray) -> tuple:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def check_array(
+    value: Any,
+    label: str,
+    expected_shape: tuple | None = None,
+    *,
+    shape_hint: str = "",
+    expected_dtype: Any = None,
+    verb: str = "returned",
+) -> Outcome:
+    """Check that ``value`` is a numeric array of the expected shape without NaN.
+
+    Args:
+        value: what the student's function returned (or stored).
+        label: e.g. ``"Linear.forward"`` or ``"Linear.grad_weight"``.
+        expected_shape: the shape it must have (None: any).
+        shape_hint: what the shape means, e.g. ``"(N, out_features)"``.
+        expected_dtype: if given, a different dtype adds a note (not an error).
+        verb: "returned" for a return value, "is" for a stored attribute.
+
+    Returns:
+        An Outcome whose ``value`` is the array (as ``np.ndarray``) when ``ok``.
+    """
+    if value is None:
+        hint = ": is a `return` missing?" if verb == "returned" else ""
+        return Outcome(False, None, NONE, f"{label} {verb} None{hint}")
+    notes = []
+    if not isinstance(value, np.ndarray):
+        try:
+            array = np.asarray(value)
+        except Exception:  # noqa: BLE001
+            array = np.asarray(None)
+        if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+            return Outcome(False, None, TYPE, f"{label} {verb} a {type(value).__name__}, not a NumPy array of numbers.")
+        notes.append(f"{label} {verb} a {type(value).__name__}; a NumPy array is expected.")
+    else:
+        array = value
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+            return Outcome(False, None, TYPE, f"{label} {verb} an array of dtype {array.dtype}, not numbers.")
+    if expected_shape is not None and tuple(array.shape) != tuple(expected_shape):
+        hint = f" = {shape_hint}" if shape_hint else ""
+        return Outcome(
+            False, array, SHAPE,
+            f"{label} {verb} shaped {tuple(array.shape)}; expected {tuple(expected_shape)}{hint}.",
+        )
+    if np.issubdtype(array.dtype, np.inexact):
+        bad = ~np.isfinite(array)
+        if bad.any():
+            where = _first_index(bad) if array.ndim else ()
+            return Outcome(
+                False, array, NAN,
+                f"{label} {verb} {int(bad.sum())} NaN/infinite entr{'y' if bad.sum() == 1 else 'ies'}"
+                + (f", the first at {where}" if where else "") + ".",
+            )
+    if expected_dtype is not None and array.dtype != np.dtype(expected_dtype):
+        notes.append(f"{label} {verb} dtype {array.dtype}; expected {np.dtype(expected_dtype)} (dtypes are kept).")
+    return Outcome(True, np.asarray(array), OK, "", notes)
+
+
+def check_number(value: Any, label: str, *, what: str = "one number") -> Outcome:
+    """Check that ``value`` is one finite number; its ``value`` becomes a Python float."""
+    if value is None:
+        return Outcome(False, None, NONE, f"{label} returned None: is a `return` missing?")
+    notes = []
+    if isinstance(value, np.ndarray) or (hasattr(value, "shape") and hasattr(value, "dtype")):
+        array = np.asarray(value)
+        if array.size != 1:
+            return Outcome(False, None, SHAPE, f"{label} returned an array shaped {array.shape}; expected {what}.")
+        notes.append(f"{label} returned a {type(value).__name__} shaped {array.shape}; a Python float is expected.")
+        value = array.reshape(()).item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        return Outcome(False, None, TYPE, f"{label} returned a {type(value).__name__}; expected {what}.")
+    number = float(value)
+    if not np.isfinite(number):
+        return Outcome(False, number, NAN, f"{label} returned {number}.")
+    return Outcome(True, number, OK, "", notes)
+

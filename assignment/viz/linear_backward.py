@@ -1,0 +1,176 @@
+"""Question 2.2 (linear_backward): the student's grad_weight, grad_bias and returned
+input gradient, each under the array it belongs to, against central finite
+differences of the student's own Linear.forward."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+
+from assignment.viz import _safe
+from assignment.viz._base import level_of, safely
+from assignment.viz._data import tenths
+from assignment.viz._fd import Comparison, central_differences
+from assignment.viz._gradviz import GradientViz
+from assignment.viz._plots import MatrixPanel, Op, Panel, matrix_rows, shape_title
+from assignment.viz.linear_forward import build_linear
+
+__all__ = ["LinearBackwardViz", "linear_backward"]
+
+
+class LinearBackwardViz(GradientViz):
+    """Linear.backward(G) against finite differences of L = sum(G * Linear.forward(X)).
+
+    Fields read by tests (besides those of ``GradientViz``):
+        x, weight, bias, g: the seeded inputs (float64); dL/dOut = g.
+        comparisons: "weight" (grad_weight), "bias" (grad_bias), "input" (the returned gradient).
+    """
+
+    heading = "Question 2.2 · Linear.backward: gradients of W, b and X from G = ∂L/∂Out"
+    probe_text = "L = sum(G ⊙ Linear.forward(X))"
+
+    def __init__(self, nn, *, batch_size: int = 3, in_features: int = 4, out_features: int = 2, seed: int = 0) -> None:
+        super().__init__()
+        n, i_f, o_f = int(batch_size), int(in_features), int(out_features)
+        rng = np.random.default_rng(seed)
+        self.x = tenths(rng, (n, i_f), dtype=np.float64)
+        self.weight = tenths(rng, (i_f, o_f), dtype=np.float64)
+        self.bias = tenths(rng, (1, o_f), dtype=np.float64)
+        self.g = tenths(rng, (n, o_f), dtype=np.float64)
+        self.symbols = {"weight": "W", "bias": "b", "input": "X"}
+        self.comparisons = {
+            "weight": Comparison("grad_weight", "Linear.backward → self.grad_weight", (i_f, o_f)),
+            "bias": Comparison("grad_bias", "Linear.backward → self.grad_bias", (1, o_f)),
+            "input": Comparison("returned gradient", "the return value of Linear.backward", (n, i_f)),
+        }
+        self._run_yours(nn)
+        self._run_estimates(nn)
+        self.note_comparisons()
+
+        rows = [
+            [Op("forward", 1.1, 10), Panel("X", (n, i_f)), "@", Panel("W", (i_f, o_f)), "+", Panel("b", (1, o_f)),
+             Op("   G = ∂L/∂Out:", 1.3, 9), Panel("G", (n, o_f))],
+            [Op("your\nbackward", 1.1, 10), Panel("dX", (n, i_f)), " ", Panel("dW", (i_f, o_f)), " ",
+             Panel("db", (1, o_f))],
+            [Op("finite\ndifferences", 1.1, 10), Panel("fX", (n, i_f)), " ", Panel("fW", (i_f, o_f)), " ",
+             Panel("fb", (1, o_f))],
+        ]
+        self.figure, axes = matrix_rows(rows, cell=0.4, title_height=0.45, bottom=0.2)
+        f = self.figure
+        self.panels = {
+            "X": MatrixPanel(f, axes["X"], (n, i_f), shape_title("X (input)", (n, i_f))),
+            "W": MatrixPanel(f, axes["W"], (i_f, o_f), shape_title("W = weight", (i_f, o_f))),
+            "b": MatrixPanel(f, axes["b"], (1, o_f), shape_title("b = bias", (1, o_f))),
+            "G": MatrixPanel(f, axes["G"], (n, o_f), shape_title("G (given)", (n, o_f), "Out's shape")),
+            "dX": MatrixPanel(f, axes["dX"], (n, i_f), shape_title("returned ∂L/∂X", self._shape_of("input"))),
+            "dW": MatrixPanel(f, axes["dW"], (i_f, o_f), shape_title("grad_weight", self._shape_of("weight"))),
+            "db": MatrixPanel(f, axes["db"], (1, o_f), shape_title("grad_bias", self._shape_of("bias"))),
+            "fX": MatrixPanel(f, axes["fX"], (n, i_f), shape_title("estimate ∂L/∂X", (n, i_f))),
+            "fW": MatrixPanel(f, axes["fW"], (i_f, o_f), shape_title("estimate ∂L/∂W", (i_f, o_f))),
+            "fb": MatrixPanel(f, axes["fb"], (1, o_f), shape_title("estimate ∂L/∂b", (1, o_f))),
+        }
+        p = self.panels
+        p["X"].set(self.x)
+        p["W"].set(self.weight)
+        p["b"].set(self.bias)
+        p["G"].set(self.g)
+        self.show_comparison(self.comparisons["input"], p["dX"], p["fX"])
+        self.show_comparison(self.comparisons["weight"], p["dW"], p["fW"])
+        self.show_comparison(self.comparisons["bias"], p["db"], p["fb"])
+        self.entry_panels = {"weight": [p["W"], p["dW"], p["fW"]], "bias": [p["b"], p["db"], p["fb"]],
+                             "input": [p["X"], p["dX"], p["fX"]]}
+        controls = self._finish(["weight", "bias", "input"], ["W (grad_weight)", "b (grad_bias)", "X (returned)"])
+        self.children = [self.header, self.status, self.image, *controls, self.arithmetic]
+        self.show_messages()
+        self._show(0)
+
+    def _shape_of(self, name: str) -> tuple:
+        c = self.comparisons[name]
+        problem = c.problem
+        if c.yours is None and problem is not None and problem.kind == _safe.SHAPE and problem.value is not None:
+            return tuple(np.shape(problem.value))
+        return c.shape
+
+    def _run_yours(self, nn) -> None:
+        made = build_linear(nn, self.weight, self.bias)
+        if not made.ok:
+            for c in self.comparisons.values():
+                c.problem = made
+            return
+        layer = made.value
+        forward = _safe.call("Linear.forward", _safe.method(layer, "forward"), self.x.copy())
+        if not forward.ok:
+            self.note(level_of(forward.kind),
+                      "Linear.backward needs Linear.forward to run first (it stores self.x), and it failed: "
+                      + forward.message, forward.kind)
+        result = _safe.call("Linear.backward", _safe.method(layer, "backward"), self.g.copy())
+        if not result.ok:
+            for c in self.comparisons.values():
+                c.problem = result
+            return
+        returned = _safe.check_array(result.value, "Linear.backward", self.x.shape, shape_hint="X's shape (N, in)")
+        self._set_yours("input", returned)
+        for name, attribute, shape, hint in (("weight", "grad_weight", self.weight.shape, "W's shape (in, out)"),
+                                             ("bias", "grad_bias", self.bias.shape, "b's shape (1, out)")):
+            stored = _safe.check_array(_safe.attribute(layer, attribute), f"Linear.{attribute}", shape,
+                                       shape_hint=hint, verb="is")
+            self._set_yours(name, stored)
+        weight_after = _safe.attribute(layer, "weight")
+        if isinstance(weight_after, np.ndarray) and weight_after.shape == self.weight.shape \
+                and not np.array_equal(weight_after, self.weight):
+            self.note("warn", "Linear.backward changed self.weight: only the optimizer's step should do that.")
+
+    def _set_yours(self, name: str, outcome: _safe.Outcome) -> None:
+        c = self.comparisons[name]
+        if outcome.ok:
+            c.yours = np.asarray(outcome.value, dtype=float)
+            c.notes.extend(outcome.notes)
+        else:
+            c.problem = outcome
+
+    def _run_estimates(self, nn) -> None:
+        made = build_linear(nn, self.weight, self.bias)
+        if not made.ok:
+            return
+        layer = made.value
+        x = self.x.copy()
+        forward = _safe.method(layer, "forward")
+        expected = (self.x.shape[0], self.weight.shape[1])
+
+        def probe() -> float:
+            out = forward(x)
+            checked = _safe.check_array(out, "Linear.forward", expected)
+            if not checked.ok:
+                raise ValueError(checked.message)
+            return float(np.sum(self.g * np.asarray(checked.value, dtype=float)))
+
+        def estimate_all():
+            layer.weight = self.weight.copy()
+            layer.bias = self.bias.copy()
+            return {"weight": central_differences(probe, layer.weight),
+                    "bias": central_differences(probe, layer.bias),
+                    "input": central_differences(probe, x)}
+
+        outcome = _safe.call("Linear.forward (for the finite differences)", estimate_all)
+        if not outcome.ok:
+            if not any(m.kind == outcome.kind for m in self.messages):
+                self.note("warn", outcome.message)
+            return
+        for name, differences in outcome.value.items():
+            self.comparisons[name].use(differences)
+
+
+def linear_backward(nn, *, batch_size: int = 3, in_features: int = 4, out_features: int = 2,
+                    seed: int = 0) -> widgets.Widget:
+    """Visualize the student's ``Linear.backward``: ``viz.linear_backward(nn)``.
+
+    Args:
+        nn: the student's ``mytorch.nn`` module.
+        batch_size, in_features, out_features: sizes of X and W.
+        seed: seed of X, W, b and the upstream gradient G.
+
+    Returns:
+        A ``LinearBackwardViz`` (an ``ipywidgets.VBox``); never raises.
+    """
+    return safely("linear_backward", LinearBackwardViz, nn, batch_size=batch_size, in_features=in_features,
+                  out_features=out_features, seed=seed)

@@ -1,0 +1,382 @@
+"""Question 2.4 (sequential_backward): the gradient flowing back from the loss
+through every layer, each stage with its shape; the student's
+Sequential.backward(loss) checked against calling the same layers' backward one
+by one, against each layer's stored gradients, and against finite differences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ipywidgets as widgets
+import numpy as np
+
+from assignment.viz import _safe
+from assignment.viz._base import Message, Stepper, Visualizer, guarded, level_of, safely, text_block
+from assignment.viz._data import labels as seeded_labels
+from assignment.viz._data import tenths
+from assignment.viz._fd import central_differences, compare
+from assignment.viz._plots import HIGHLIGHT, MUTED, SECOND, MatrixPanel, Op, Panel, matrix_rows, shape_title
+from assignment.viz._standins import ProbeLoss, standin_layers
+from assignment.viz.sequential_forward import STANDINS, YOURS, layer_name, student_layers
+
+__all__ = ["SequentialBackwardViz", "sequential_backward"]
+
+_CELL = 0.38
+_OP = 1.0
+
+
+@dataclass
+class BackwardRun:
+    """Everything one mode (your layers / stand-ins) produced."""
+
+    mode: str
+    names: list[str] = field(default_factory=list)
+    shapes: list[tuple] = field(default_factory=list)  # stage k's shape (0 = X, last = network output)
+    stages: list = field(default_factory=list)  # forward values per stage
+    grads: list = field(default_factory=list)  # gradient of the loss w.r.t. each stage (chained by hand)
+    grad_notes: list = field(default_factory=list)
+    returned: np.ndarray | None = None  # what Sequential.backward returned
+    returned_note: str | None = None
+    differs: np.ndarray | None = None
+    estimate: np.ndarray | None = None  # finite differences of the network's loss w.r.t. X
+    estimate_differs: np.ndarray | None = None
+    kinks: np.ndarray | None = None  # entries of X where the loss has a kink (not compared)
+    loss_label: str = ""
+    messages: list[Message] = field(default_factory=list)
+    figure: object = None
+    panels: dict = field(default_factory=dict)
+
+
+class SequentialBackwardViz(Visualizer):
+    """The backward pass of the student's Sequential, stage by stage.
+
+    Fields read by tests:
+        x, labels: the seeded input (float64) and labels.
+        mode_buttons: ToggleButtons between ``YOURS`` and ``STANDINS`` layers.
+        run: the ``BackwardRun`` of the current mode (``grads``, ``returned``, ``differs``, ``estimate``...);
+            ``runs`` holds both.
+        stepper: walks back: 0 = loss.backward(), k = the k-th layer from the end, last = the comparison.
+        stage, highlight, arithmetic, arithmetic_text: what the current step shows.
+    """
+
+    heading = "Question 2.4 · Sequential.backward: from the loss back to the input, one layer at a time"
+
+    def __init__(self, nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0) -> None:
+        super().__init__()
+        sizes = tuple(int(s) for s in sizes)
+        # Offset 1: with it no hidden value of the default network sits near ReLU's kink and no gradient
+        # row vanishes by a coincidence of the tenths (kinks are detected and skipped anyway).
+        rng = np.random.default_rng(seed + 1)
+        n = int(batch_size)
+        self.sizes = sizes
+        self.x = tenths(rng, (n, sizes[0]), low=-2, high=2, avoid_zero=0.1, dtype=np.float64)
+        self.params = [(tenths(rng, (a, b), dtype=np.float64), tenths(rng, (1, b), dtype=np.float64))
+                       for a, b in zip(sizes[:-1], sizes[1:])]
+        self.labels = seeded_labels(rng, n, sizes[-1])
+        self.keep = min(sizes[-1], sizes[0])
+        self.g_probe = tenths(rng, (n, self.keep), avoid_zero=0.1, dtype=np.float64)
+        self.arithmetic = widgets.HTML()
+        self.arithmetic_text = ""
+        self.stage = 0
+        self.highlight: dict = {}
+
+        self.runs = {YOURS: self._run(nn, YOURS), STANDINS: self._run(nn, STANDINS)}
+        yours = self.runs[YOURS]
+        ready = all(g is not None for g in yours.grads) and bool(yours.grads)
+        default = YOURS if ready else STANDINS
+        if not ready:
+            reason = next((m.text for m in yours.messages if m.level in ("error", "todo")), "they are not ready")
+            self.runs[STANDINS].messages.insert(0, Message(
+                "info", f"Your layers cannot run backward yet ({reason}) so the pipeline uses stand-in layers "
+                "(Double, AddOne, FirstColumns) and a probe loss to show your Sequential on its own."))
+        for run in self.runs.values():
+            self._draw(run)
+            run.figure.draw()
+        self.mode_buttons = widgets.ToggleButtons(options=[YOURS, STANDINS], value=default, description="layers:",
+                                                  style={"button_width": "170px"})
+        self.run = self.runs[default]
+        self.stepper = Stepper(len(self.run.shapes) + 1, self._show, description="step", interval=1200)
+        self.mode_buttons.observe(self._switch, names="value")
+        self.children = [self.header, self.status, self.mode_buttons, self.image, self.stepper, self.arithmetic]
+        self._activate(self.run)
+
+    # -- the student's code ---------------------------------------------
+    def _layers(self, nn, mode: str) -> _safe.Outcome:
+        if mode == YOURS:
+            return student_layers(nn, self.params)
+        return _safe.Outcome(True, standin_layers(self.keep))
+
+    def _loss(self, nn, mode: str) -> _safe.Outcome:
+        if mode == YOURS:
+            return _safe.construct(nn, "CrossEntropyLoss", label="CrossEntropyLoss()")
+        return _safe.Outcome(True, ProbeLoss(self.g_probe))
+
+    def _run(self, nn, mode: str) -> BackwardRun:
+        r = BackwardRun(mode)
+        n = self.x.shape[0]
+        if mode == YOURS:
+            r.shapes = [self.x.shape]
+            for k, width in enumerate(self.sizes[1:]):
+                r.shapes.append((n, width))
+                if k < len(self.sizes) - 2:
+                    r.shapes.append((n, width))
+            r.loss_label = "CrossEntropyLoss"
+        else:
+            r.shapes = [self.x.shape, self.x.shape, self.x.shape, (n, self.keep)]
+            r.loss_label = "probe loss sum(G ⊙ out)"
+        depth = len(r.shapes) - 1
+        r.grads = [None] * (depth + 1)
+        r.grad_notes = ["not reached"] * (depth + 1)
+        chain, loss = self._layers(nn, mode), self._loss(nn, mode)
+        for made in (chain, loss):
+            if not made.ok:
+                r.messages.append(Message(level_of(made.kind), made.message, made.kind))
+                r.names = ["?"] * depth
+                r.stages = [self.x] + [None] * depth
+                r.returned_note = "no layers"
+                return r
+        r.names = [layer_name(layer) for layer in chain.value]
+
+        # 1. forward, then backward, one layer at a time (what Sequential should do)
+        r.stages = [self.x]
+        for k, layer in enumerate(chain.value):
+            previous = r.stages[-1]
+            if previous is None:
+                r.stages.append(None)
+                continue
+            label = f"{type(layer).__name__}.forward (layer {k + 1})"
+            out = _safe.call(label, _safe.method(layer, "forward"), previous.copy())
+            if out.ok:
+                out = _safe.check_array(out.value, label, r.shapes[k + 1])
+            if not out.ok:
+                r.messages.append(Message(level_of(out.kind), out.message, out.kind))
+            r.stages.append(np.asarray(out.value, dtype=float) if out.ok else None)
+        if r.stages[-1] is not None:
+            step = self._loss_backward(loss.value, r.stages[-1], r)
+            if step is not None:
+                r.grads[depth] = step
+                r.grad_notes[depth] = None
+                current = step
+                for k in range(depth, 0, -1):
+                    layer = chain.value[k - 1]
+                    label = f"{type(layer).__name__}.backward (layer {k})"
+                    back = _safe.call(label, _safe.method(layer, "backward"), current.copy())
+                    if back.ok:
+                        back = _safe.check_array(back.value, label, r.shapes[k - 1])
+                    if not back.ok:
+                        r.messages.append(Message(level_of(back.kind), back.message, back.kind))
+                        r.grad_notes[k - 1] = "not implemented yet" if back.kind == _safe.NOT_IMPLEMENTED else "failed"
+                        break
+                    current = np.asarray(back.value, dtype=float)
+                    r.grads[k - 1] = current
+                    r.grad_notes[k - 1] = None
+
+        # 2. the student's Sequential on fresh copies of the same layers
+        self._run_sequential(nn, mode, r, chain.value)
+        # 3. finite differences of the whole network's loss w.r.t. X
+        self._estimate(nn, mode, r)
+        return r
+
+    def _loss_backward(self, loss, logits: np.ndarray, r: BackwardRun) -> np.ndarray | None:
+        forward = _safe.call(f"{type(loss).__name__}.forward", _safe.method(loss, "forward"), logits.copy(),
+                             self.labels.copy())
+        if not forward.ok and forward.kind != _safe.NOT_IMPLEMENTED:
+            r.messages.append(Message(level_of(forward.kind), forward.message, forward.kind))
+        back = _safe.call(f"{type(loss).__name__}.backward", _safe.method(loss, "backward"))
+        if back.ok:
+            back = _safe.check_array(back.value, f"{type(loss).__name__}.backward", logits.shape)
+        if not back.ok:
+            r.messages.append(Message(level_of(back.kind), back.message, back.kind))
+            r.grad_notes[-1] = "failed"
+            return None
+        return np.asarray(back.value, dtype=float)
+
+    def _run_sequential(self, nn, mode: str, r: BackwardRun, chain_layers: list) -> None:
+        layers, loss = self._layers(nn, mode), self._loss(nn, mode)
+        if not (layers.ok and loss.ok):
+            return
+        seq = _safe.construct(nn, "Sequential", *layers.value, label="Sequential(...)")
+        if not seq.ok:
+            r.messages.append(Message(level_of(seq.kind), seq.message, seq.kind))
+            r.returned_note = "no Sequential"
+            return
+        out = _safe.call("Sequential.forward", _safe.method(seq.value, "forward"), self.x.copy())
+        if out.ok:
+            out = _safe.check_array(out.value, "Sequential.forward", r.shapes[-1])
+        if not out.ok:
+            # Not this question: run the layers by hand so that each one stores its input.
+            r.messages.append(Message("info", "Your Sequential.forward is not usable (" + out.message +
+                                      ") so the layers were run one by one before Sequential.backward."))
+            value = self.x.copy()
+            for layer in layers.value:
+                step = _safe.call("forward", _safe.method(layer, "forward"), value)
+                if not step.ok:
+                    r.returned_note = "forward failed"
+                    return
+                value = np.asarray(step.value, dtype=float)
+            out = _safe.Outcome(True, value)
+        # The loss's backward works from what its forward stored, whether or not forward returned a loss.
+        _safe.call("loss forward", _safe.method(loss.value, "forward"), np.asarray(out.value).copy(), self.labels.copy())
+        result = _safe.call("Sequential.backward", _safe.method(seq.value, "backward"), loss.value)
+        if result.ok:
+            result = _safe.check_array(result.value, "Sequential.backward", self.x.shape,
+                                       shape_hint="the input X's shape")
+        if not result.ok:
+            r.messages.append(Message(level_of(result.kind), result.message, result.kind))
+            r.returned_note = {"not_implemented": "not implemented yet", "none": "returned None"}.get(result.kind,
+                                                                                                       "failed")
+            if result.kind == _safe.SHAPE:
+                r.returned_note = f"your shape {tuple(np.shape(result.value))}\nexpected {self.x.shape}"
+            return
+        r.returned = np.asarray(result.value, dtype=float)
+        chained = r.grads[0]
+        if chained is None:
+            r.messages.append(Message("info", f"Sequential.backward returned shape {self.x.shape}; it cannot be "
+                                      "compared with the layers called one by one, which failed (see above)."))
+        else:
+            r.differs = ~np.isclose(r.returned, chained, rtol=1e-6, atol=1e-9)
+            if r.differs.any():
+                r.messages.append(Message("error", self._diagnose(r), _safe.MISMATCH))
+            else:
+                r.messages.append(Message("ok", f"Sequential.backward returned the same {self.x.shape} gradient as "
+                                          f"calling {r.loss_label}.backward() and then the {len(r.names)} layers' "
+                                          "backward one by one, last layer first."))
+        # every layer with parameters must have been reached
+        for k, (mine, reference) in enumerate(zip(layers.value, chain_layers)):
+            for attribute in ("grad_weight", "grad_bias"):
+                expected = _safe.attribute(reference, attribute)
+                got = _safe.attribute(mine, attribute)
+                if not isinstance(expected, np.ndarray) or not isinstance(got, np.ndarray):
+                    continue
+                if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-6, atol=1e-9):
+                    r.messages.append(Message(
+                        "error", f"After Sequential.backward, layer {k + 1} ({r.names[k]}) holds a different "
+                        f"{attribute} than its own backward gives: was every layer's backward called once, "
+                        "with the gradient from the layer after it?", _safe.MISMATCH))
+                    break
+
+    def _estimate(self, nn, mode: str, r: BackwardRun) -> None:
+        layers, loss = self._layers(nn, mode), self._loss(nn, mode)
+        if not (layers.ok and loss.ok):
+            return
+        x = self.x.copy()
+
+        def network_loss() -> float:
+            value = x.copy()
+            for layer in layers.value:
+                value = np.asarray(layer.forward(value), dtype=float)
+            checked = _safe.check_number(loss.value.forward(value, self.labels.copy()), "loss", what="a number")
+            if not checked.ok:
+                raise ValueError(checked.message)
+            return checked.value
+
+        outcome = _safe.call("the forward pass (for the finite differences)", central_differences, network_loss, x)
+        if not outcome.ok:
+            return
+        r.estimate = outcome.value.estimate
+        r.kinks = outcome.value.kinks
+        if r.returned is not None:
+            r.estimate_differs = compare(r.returned, r.estimate) & ~r.kinks
+            if r.estimate_differs.any() and r.differs is not None and not r.differs.any():
+                r.messages.append(Message(
+                    "info", "Finite differences of the whole network disagree with the chained gradient: the "
+                    "layers' or the loss's backward is off (questions 2.1 to 2.3), not your Sequential."))
+            elif not r.estimate_differs.any():
+                r.messages.append(Message("ok", "The returned gradient also matches finite differences of the "
+                                          "network's loss with respect to X."))
+
+    # -- drawing --------------------------------------------------------
+    def _draw(self, r: BackwardRun) -> None:
+        depth = len(r.shapes) - 1
+        top = [Panel("s0", r.shapes[0])]
+        bottom = [Panel("g0", r.shapes[0])]
+        for k in range(1, depth + 1):
+            name = r.names[k - 1]
+            top += [Op(f"{name}\n⟶", _OP, 8), Panel(f"s{k}", r.shapes[k])]
+            bottom += [Op(f"⟵\n{name}\n.backward", _OP, 8), Panel(f"g{k}", r.shapes[k])]
+        loss_name = "loss" if r.mode == YOURS else "probe\nloss"
+        top.append(Op(f"⟶ {loss_name}", _OP, 9))
+        bottom.append(Op("⟵ loss\n.backward()", _OP, 8))
+        third = [Panel("ret", r.shapes[0]), Op("vs", _OP, 10), Panel("fd", r.shapes[0])]
+        r.figure, axes = matrix_rows([top, bottom, third], cell=_CELL, title_height=0.45, bottom=0.2)
+        f = r.figure
+        for k in range(depth + 1):
+            title = "X (input)" if k == 0 else f"after layer {k}"
+            panel = MatrixPanel(f, axes[f"s{k}"], r.shapes[k], shape_title(title, r.shapes[k]), fontsize=7)
+            panel.set(r.stages[k] if k < len(r.stages) else None, message=None if (
+                k < len(r.stages) and r.stages[k] is not None) else "not reached")
+            r.panels[f"s{k}"] = panel
+            gtitle = "∂L/∂X" if k == 0 else f"∂L/∂(after {k})"
+            gpanel = MatrixPanel(f, axes[f"g{k}"], r.shapes[k], shape_title(gtitle, r.shapes[k]), fontsize=7)
+            gpanel.set(r.grads[k], message=r.grad_notes[k] if r.grads[k] is None else None)
+            r.panels[f"g{k}"] = gpanel
+        ret = MatrixPanel(f, axes["ret"], r.shapes[0], shape_title("Sequential.backward", r.shapes[0]), fontsize=7)
+        ret.set(r.returned, message=r.returned_note or (None if r.returned is not None else "not available"))
+        ret.mark(r.differs)
+        r.panels["ret"] = ret
+        fd = MatrixPanel(f, axes["fd"], r.shapes[0], shape_title("finite differences", r.shapes[0]), fontsize=7)
+        fd.set(r.estimate, message=None if r.estimate is not None else "needs a working forward")
+        fd.mark(r.kinks, MUTED)
+        r.panels["fd"] = fd
+
+    def _activate(self, r: BackwardRun) -> None:
+        self.run = r
+        self.figure = r.figure
+        self.messages = list(r.messages)
+        self.show_messages()
+        self.stepper.reset()
+
+    @guarded
+    def _switch(self, change: dict) -> None:
+        self._activate(self.runs[change["new"]])
+
+    @guarded
+    def _show(self, position: int) -> None:
+        r = self.run
+        depth = len(r.shapes) - 1
+        position = int(position) % (depth + 2)
+        self.stage = position
+        for panel in r.panels.values():
+            panel.clear_outlines()
+        if position == 0:
+            r.panels[f"s{depth}"].outline("in", "all", color=SECOND)
+            r.panels[f"g{depth}"].outline("now", "all", color=HIGHLIGHT)
+            self.highlight = {"input": f"s{depth}", "current": f"g{depth}"}
+            text = (f"{r.loss_label}.backward() gives ∂L/∂(network output) (orange), shaped like the output "
+                    f"{r.shapes[depth]} (green).")
+        elif position <= depth:
+            k = depth - position + 1  # the layer whose backward runs now
+            r.panels[f"g{k}"].outline("in", "all", color=SECOND)
+            r.panels[f"g{k - 1}"].outline("now", "all", color=HIGHLIGHT)
+            self.highlight = {"input": f"g{k}", "current": f"g{k - 1}"}
+            text = (f"layer {k}: {r.names[k - 1]}.backward maps the gradient {r.shapes[k]} (green) to "
+                    f"{r.shapes[k - 1]} (orange), the shape of its own input.")
+            if r.grads[k - 1] is None:
+                text += f"\nthis gradient has no value: {r.grad_notes[k - 1]}."
+        else:
+            r.panels["g0"].outline("in", "all", color=SECOND)
+            r.panels["ret"].outline("now", "all", color=HIGHLIGHT)
+            r.panels["fd"].outline("fd", "all", color=SECOND)
+            self.highlight = {"input": "g0", "current": "ret"}
+            verdicts = [m.text for m in r.messages if "Sequential.backward" in m.text or "Finite" in m.text
+                        or "finite differences" in m.text]
+            text = "your Sequential.backward (orange) against the chained gradient and finite differences (green):\n" \
+                + ("\n".join(verdicts) if verdicts else "nothing to compare (see above)")
+        self.arithmetic_text = text
+        self.arithmetic.value = text_block(text)
+        self.render()
+
+
+def sequential_backward(nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0) -> widgets.Widget:
+    """Visualize the student's ``Sequential.backward``: ``viz.sequential_backward(nn)``.
+
+    Args:
+        nn: the student's ``mytorch.nn`` module.
+        sizes: layer widths of the MLP, input first (Linear, ReLU, ..., Linear).
+        batch_size: rows of X.
+        seed: seed of the input, the labels and the weights.
+
+    Returns:
+        A ``SequentialBackwardViz`` (an ``ipywidgets.VBox``); never raises.
+    """
+    return safely("sequential_backward", SequentialBackwardViz, nn, sizes=sizes, batch_size=batch_size, seed=seed)
