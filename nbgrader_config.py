@@ -52,6 +52,9 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# A malformed or tampered notebook must not stop the run: read what can be read,
+# else stand the released notebook in (grades never depend on notebook content).
+c.Autograde.exporter_class = "assignment.grading.reader.TolerantNotebookExporter"
 c.GradeInSandbox.timeout = 20  # seconds per test
 c.GradeInSandbox.training_timeout = 120  # seconds for the training check
 c.GradeInSandbox.memory_mib = 1536
