@@ -84,11 +84,11 @@ def compare_arrays(
         return problems
     want = np.asarray(expected, dtype=np.float64)
     if got.shape != want.shape:
-        if allow_flat and got.size == want.size:
-            got = got.reshape(want.shape)
-        elif got.shape == want.T.shape and got.ndim == 2 and close(got.T, want, rtol, atol):
+        if got.shape == want.T.shape and got.ndim == 2 and close(got.T, want, rtol, atol):
             return [f"{what} has shape {got.shape} but should be {want.shape}: it holds the right "
                     f"values, transposed"]
+        elif allow_flat and got.size == want.size:
+            got = got.reshape(want.shape)
         else:
             return [f"{what} has shape {got.shape}; expected shape {want.shape}"]
     nan = ~np.isfinite(got)

@@ -28,8 +28,12 @@ def check(case: dict, outputs: dict) -> list[str]:
     got, unreadable = as_array(grad_x, what)
     if problems and not unreadable and got.shape == expected.shape:
         x = np.asarray(case["x"], dtype=np.float64)
+        grad = np.asarray(case["grad"], dtype=np.float64)
         wrong = ~np.isclose(got, expected)
-        if wrong.any() and np.all(x[wrong] == 0):
+        if np.allclose(got, grad * (grad > 0)):
+            problems = ["the gradient was let through where the gradient itself is positive: take the "
+                        "mask from the stored input self.x (where x > 0), not from the gradient"]
+        elif wrong.any() and np.all(x[wrong] == 0):
             problems = ["the gradient leaks through where the input x is exactly 0: the slope there "
                         "is taken as 0, so let the gradient through only where x > 0 (not x >= 0)"]
         elif wrong.any() and np.all(np.isclose(got[wrong], 0)):

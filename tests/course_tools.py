@@ -1,0 +1,125 @@
+"""Helpers shared by the tests of the nbgrader course (not a test module itself).
+
+- the course's layout (repository root, source and release folders);
+- ``test_cases()``: every ``run_test(...)`` call of the source notebooks, parsed
+  with ``ast`` (its keyword arguments are literals);
+- ``hidden_lines()``: the lines of the source notebooks' hidden test regions;
+- ``scratch_course()``: a copy of the course to run nbgrader in;
+- ``nbgrader()``: run the stock ``nbgrader`` command line there.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "mlp"
+SOURCE = ROOT / "source" / ASSIGNMENT
+RELEASE = ROOT / "release" / ASSIGNMENT
+REFERENCE = ROOT / "mytorch"
+EXAMPLES = ROOT / "examples" / "submissions"
+NOTEBOOKS = ("01_forward.ipynb", "02_backward.ipynb", "03_step.ipynb", "04_training.ipynb")
+VENV_BIN = Path(sys.executable).parent
+
+_HIDDEN = re.compile(r"^[^\n]*BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[^\n]*END HIDDEN TESTS", re.S | re.M)
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One ``run_test(key, number, **case)`` call of a source notebook."""
+
+    notebook: str
+    grade_id: str
+    key: str
+    number: int
+    case: dict
+    hidden: bool
+    source: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.key}_{self.number}"
+
+
+def graded_cells(path: Path) -> list[Any]:
+    """The graded (test) cells of a notebook, in order."""
+    nb = nbformat.read(str(path), as_version=4)
+    return [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+
+
+def _run_test_calls(source: str) -> list[ast.Call]:
+    tree = ast.parse(source)
+    return [node for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "run_test"]
+
+
+def test_cases(source_dir: Path = SOURCE) -> list[TestCase]:
+    """Every ``run_test`` call of the source notebooks, with its literal arguments."""
+    cases = []
+    for name in NOTEBOOKS:
+        for cell in graded_cells(source_dir / name):
+            calls = _run_test_calls(cell.source)
+            assert len(calls) <= 1, f"{name}: cell {cell.metadata.nbgrader.grade_id} holds {len(calls)} run_test calls"
+            for call in calls:
+                key, number = (ast.literal_eval(arg) for arg in call.args)
+                case = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+                hidden = any("run_test" in region for region in _HIDDEN.findall(cell.source + "\n"))
+                cases.append(TestCase(name, cell.metadata.nbgrader.grade_id, key, number, case, hidden, cell.source))
+    return cases
+
+
+# pytest must not collect the helper above as a test.
+test_cases.__test__ = False  # type: ignore[attr-defined]
+TestCase.__test__ = False  # type: ignore[attr-defined]
+
+
+def hidden_lines(source_dir: Path = SOURCE) -> list[str]:
+    """The non-blank lines inside the source notebooks' ``### BEGIN HIDDEN TESTS`` regions."""
+    lines = []
+    for name in NOTEBOOKS:
+        for cell in nbformat.read(str(source_dir / name), as_version=4).cells:
+            for region in _HIDDEN.findall(cell.source + "\n"):
+                lines += [line for line in region.splitlines() if line.strip()]
+    return lines
+
+
+def squash(text: str) -> str:
+    """The text without any whitespace (to compare code regardless of layout)."""
+    return re.sub(r"\s+", "", text)
+
+
+def scratch_course(target: Path) -> Path:
+    """A fresh copy of the course (config, sources, reference) at ``target``."""
+    from assignment.demo import make_course
+
+    make_course(target)
+    return target
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The venv's bin/ first on PATH (nbgrader calls ``alembic`` by bare name); no PYTHONPATH."""
+    env = dict(os.environ)
+    env["PATH"] = str(VENV_BIN) + os.pathsep + env.get("PATH", "")
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def nbgrader(course: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the stock ``nbgrader ARGS`` command line in ``course`` and return its result."""
+    return subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=course, env=nbgrader_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def copy_tree(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    return target

@@ -1,0 +1,432 @@
+"""The test cases of the source notebooks: right on the reference, sharp on bugs.
+
+Every ``run_test(key, number, **case)`` call of ``source/mlp/*.ipynb`` is
+parsed (its keyword arguments are literals) and:
+
+- passes against the reference ``mytorch`` (through ``assignment.checks.run_test``,
+  exactly as a notebook runs it: nothing on stderr, "Passed." on stdout);
+- belongs to a question that has exactly three tests, the first visible;
+- and, in the mutation tests, catches bugs: each entry of ``BUGS`` below is the
+  reference with one method's solution region replaced by a classic mistake.
+  The bug must fail at least one of its own question's *hidden* tests (2 or 3),
+  the failure must name the mistake where the question has a diagnosis for it,
+  a hidden test's message must not quote an expected value, and every other
+  question's tests must still pass: a bug costs its own question only.
+
+Bugs replace a whole solution region (located with ``ast`` and the markers),
+so the catalogue keeps working when the reference's solution is reworded.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib
+import itertools
+import re
+import sys
+import textwrap
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from assignment.checks import run_test, student_error
+from assignment.questions import KEYS, question
+from assignment.questions._compare import revealing
+from course_tools import REFERENCE, test_cases
+
+CASES = test_cases()
+BY_KEY: dict[str, list] = defaultdict(list)
+for _case in CASES:
+    BY_KEY[_case.key].append(_case)
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+# ---------------------------------------------------------------------------
+# The cases themselves
+# ---------------------------------------------------------------------------
+
+
+def test_every_question_has_three_tests_first_visible():
+    assert sorted(BY_KEY) == sorted(KEYS), "every question key has test cases, and no unknown key does"
+    for key in KEYS:
+        numbers = [case.number for case in BY_KEY[key]]
+        assert numbers == [1, 2, 3], f"{key}: tests numbered {numbers}; expected 1, 2, 3"
+        for case in BY_KEY[key]:
+            assert case.grade_id == f"{key}_{case.number}", f"{case.grade_id} holds run_test({key!r}, {case.number})"
+            assert case.hidden == (case.number > 1), f"{case.grade_id}: only test 1 is visible"
+            assert case.notebook.startswith(question(key).INFO.notebook), f"{case.grade_id} is in {case.notebook}"
+            # The Sequential questions' answers are their stand-ins' activations or gradients.
+            assert {"expected", "activations", "grads"} & set(case.case), f"{case.grade_id} has no expected answer"
+
+
+def test_hidden_tests_differ_from_the_visible_one():
+    for key in KEYS:
+        visible, *hidden = BY_KEY[key]
+        for case in hidden:
+            assert case.case != visible.case, f"{case.grade_id} repeats test 1"
+
+
+@pytest.mark.parametrize("tc", CASES, ids=lambda tc: tc.grade_id)
+def test_case_passes_on_the_reference(tc, capsys):
+    """run_test as a notebook calls it, on the reference mytorch (importable in the tests)."""
+    run_test(tc.key, tc.number, **copy.deepcopy(tc.case))
+    out, err = capsys.readouterr()
+    assert err == "", f"{tc.grade_id} fails on the reference:\n{err}"
+    assert "Passed." in out
+    if tc.hidden:
+        assert "hidden until grading" in out
+        assert "Expected" not in out, "a hidden test must not print its expected answer"
+
+
+# ---------------------------------------------------------------------------
+# Buggy variants of the reference
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bug:
+    """One classic mistake: ``method``'s solution region becomes ``body``."""
+
+    id: str
+    key: str  # the question it belongs to
+    method: str  # "Class.method" in nn.py or optim.py
+    body: str
+    diagnosis: tuple[str, ...] = ()  # each must appear in a failing hidden test's message
+
+
+def bug(id, key, method, body, *diagnosis):
+    return Bug(id, key, method, textwrap.dedent(body).strip("\n"), tuple(diagnosis))
+
+
+BUGS = [
+    # 1.1 Linear.forward
+    bug("linear_forward-missing-bias", "linear_forward", "Linear.forward",
+        "return x @ self.weight", "without the bias"),
+    bug("linear_forward-bias-twice", "linear_forward", "Linear.forward",
+        "return x @ self.weight + 2 * self.bias", "bias is added twice"),
+    bug("linear_forward-output-transposed", "linear_forward", "Linear.forward",
+        "return (x @ self.weight + self.bias).T", "transposed"),
+    bug("linear_forward-weight-transposed", "linear_forward", "Linear.forward",
+        "return x @ self.weight.T + self.bias", "Linear.forward raised ValueError"),
+    bug("linear_forward-float64", "linear_forward", "Linear.forward",
+        "return (x @ self.weight + self.bias).astype(np.float64)", "dtype float64", "float32"),
+    # 1.2 ReLU.forward
+    bug("relu_forward-abs", "relu_forward", "ReLU.forward",
+        "return np.abs(x)", "negative inputs must become 0"),
+    bug("relu_forward-minimum", "relu_forward", "ReLU.forward",
+        "return np.minimum(x, 0)", "negative inputs must become 0", "positive inputs must pass through"),
+    bug("relu_forward-in-place", "relu_forward", "ReLU.forward",
+        """
+        x[x < 0] = 0
+        return x
+        """, "in place"),
+    bug("relu_forward-float64", "relu_forward", "ReLU.forward",
+        "return np.maximum(x, 0).astype(float)", "dtype float64"),
+    # 1.3 Sequential.forward
+    bug("sequential_forward-reversed", "sequential_forward", "Sequential.forward",
+        """
+        for layer in reversed(self.layers):
+            x = layer.forward(x)
+        return x
+        """, "last to first"),
+    bug("sequential_forward-not-chained", "sequential_forward", "Sequential.forward",
+        """
+        out = x
+        for layer in self.layers:
+            out = layer.forward(x)
+        return out
+        """, "did not receive the output of layer"),
+    bug("sequential_forward-returns-input", "sequential_forward", "Sequential.forward",
+        """
+        out = x
+        for layer in self.layers:
+            out = layer.forward(out)
+        return x
+        """, "return the output of the last layer"),
+    bug("sequential_forward-skips-last-layer", "sequential_forward", "Sequential.forward",
+        """
+        for layer in self.layers[:-1]:
+            x = layer.forward(x)
+        return x
+        """, "no layer's forward was called"),
+    # 1.4 CrossEntropyLoss.forward
+    bug("xeloss_forward-sum-not-mean", "xeloss_forward", "CrossEntropyLoss.forward",
+        """
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return float(-(one_hot * log_probs).sum())
+        """, "you summed over the batch", "mean"),
+    bug("xeloss_forward-missing-minus", "xeloss_forward", "CrossEntropyLoss.forward",
+        """
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return float((one_hot * log_probs).sum() / n)
+        """, "wrong sign"),
+    bug("xeloss_forward-log-of-softmax", "xeloss_forward", "CrossEntropyLoss.forward",
+        "return float(-(one_hot * np.log(softmax(logits, axis=1))).sum() / n)", "log(0)"),
+    bug("xeloss_forward-no-shift", "xeloss_forward", "CrossEntropyLoss.forward",
+        """
+        log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return float(-(one_hot * log_probs).sum() / n)
+        """, "shift the logits by their row maximum"),
+    bug("xeloss_forward-per-example", "xeloss_forward", "CrossEntropyLoss.forward",
+        """
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return -(one_hot * log_probs).sum(axis=1)
+        """, "one number"),
+    # 2.1 CrossEntropyLoss.backward
+    bug("xeloss_backward-missing-1/N", "xeloss_backward", "CrossEntropyLoss.backward",
+        "return softmax(self.logits, axis=1) - self.one_hot", "times too large", "divide by the batch size"),
+    bug("xeloss_backward-1/N-twice", "xeloss_backward", "CrossEntropyLoss.backward",
+        "return (softmax(self.logits, axis=1) - self.one_hot) / self.logits.shape[0] ** 2", "divide by N once"),
+    bug("xeloss_backward-wrong-sign", "xeloss_backward", "CrossEntropyLoss.backward",
+        "return (self.one_hot - softmax(self.logits, axis=1)) / self.logits.shape[0]", "wrong sign"),
+    bug("xeloss_backward-no-one-hot", "xeloss_backward", "CrossEntropyLoss.backward",
+        "return softmax(self.logits, axis=1) / self.logits.shape[0]", "one-hot targets"),
+    # 2.2 Linear.backward
+    bug("linear_backward-grad-bias-mean", "linear_backward", "Linear.backward",
+        """
+        self.grad_weight = self.x.T @ grad
+        self.grad_bias = grad.mean(axis=0, keepdims=True)
+        return grad @ self.weight.T
+        """, "grad_bias is the mean", "sum over the batch"),
+    bug("linear_backward-grad-weight-transposed", "linear_backward", "Linear.backward",
+        """
+        self.grad_weight = grad.T @ self.x
+        self.grad_bias = grad.sum(axis=0, keepdims=True)
+        return grad @ self.weight.T
+        """, "grad_weight", "transposed"),
+    bug("linear_backward-grad-x-missing-transpose", "linear_backward", "Linear.backward",
+        """
+        self.grad_weight = self.x.T @ grad
+        self.grad_bias = grad.sum(axis=0, keepdims=True)
+        return grad @ self.weight
+        """, "Linear.backward raised ValueError"),
+    bug("linear_backward-grad-bias-not-summed", "linear_backward", "Linear.backward",
+        """
+        self.grad_weight = self.x.T @ grad
+        self.grad_bias = grad
+        return grad @ self.weight.T
+        """, "self.grad_bias has shape"),
+    bug("linear_backward-grad-weight-not-stored", "linear_backward", "Linear.backward",
+        """
+        self.grad_bias = grad.sum(axis=0, keepdims=True)
+        return grad @ self.weight.T
+        """),
+    # 2.3 ReLU.backward
+    bug("relu_backward-gate->=0", "relu_backward", "ReLU.backward",
+        "return grad * (self.x >= 0)", "x > 0"),
+    bug("relu_backward-mask-from-grad", "relu_backward", "ReLU.backward",
+        "return grad * (grad > 0)", "self.x"),
+    bug("relu_backward-in-place", "relu_backward", "ReLU.backward",
+        """
+        grad[self.x <= 0] = 0
+        return grad
+        """, "in place"),
+    bug("relu_backward-returns-mask", "relu_backward", "ReLU.backward",
+        "return (self.x > 0).astype(grad.dtype)"),
+    # 2.4 Sequential.backward
+    bug("sequential_backward-wrong-order", "sequential_backward", "Sequential.backward",
+        """
+        grad = loss_function.backward()
+        for layer in self.layers:
+            grad = layer.backward(grad)
+        return grad
+        """, "last layer to the first", "reversed"),
+    bug("sequential_backward-no-loss-backward", "sequential_backward", "Sequential.backward",
+        """
+        grad = loss_function
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+        """, "loss_function.backward() was never called"),
+    bug("sequential_backward-not-chained", "sequential_backward", "Sequential.backward",
+        """
+        grad = loss_function.backward()
+        for layer in reversed(self.layers):
+            layer.backward(grad)
+        return grad
+        """, "did not receive the gradient returned by layer"),
+    bug("sequential_backward-loss-per-layer", "sequential_backward", "Sequential.backward",
+        """
+        for layer in reversed(self.layers):
+            grad = layer.backward(loss_function.backward())
+        return grad
+        """, "loss_function.backward() was called"),
+    # 3 SGD.step
+    bug("sgd_step-ascent", "sgd_step", "SGD.step",
+        """
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                layer.weight = layer.weight + self.lr * layer.grad_weight
+                layer.bias = layer.bias + self.lr * layer.grad_bias
+        """, "ascent"),
+    bug("sgd_step-ignores-lr", "sgd_step", "SGD.step",
+        """
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                layer.weight = layer.weight - layer.grad_weight
+                layer.bias = layer.bias - layer.grad_bias
+        """, "learning rate"),
+    bug("sgd_step-bias-not-updated", "sgd_step", "SGD.step",
+        """
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                layer.weight = layer.weight - self.lr * layer.grad_weight
+        """, "bias did not change"),
+    bug("sgd_step-first-layer-only", "sgd_step", "SGD.step",
+        """
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                layer.weight = layer.weight - self.lr * layer.grad_weight
+                layer.bias = layer.bias - self.lr * layer.grad_bias
+                break
+        """, "layer 1's weight did not change"),
+    bug("sgd_step-no-isinstance", "sgd_step", "SGD.step",
+        """
+        for layer in self.layers:
+            layer.weight = layer.weight - self.lr * layer.grad_weight
+            layer.bias = layer.bias - self.lr * layer.grad_bias
+        """, "SGD.step raised AttributeError"),
+    bug("sgd_step-scales-stored-grads", "sgd_step", "SGD.step",
+        """
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                layer.grad_weight *= self.lr
+                layer.grad_bias *= self.lr
+                layer.weight = layer.weight - layer.grad_weight
+                layer.bias = layer.bias - layer.grad_bias
+        """, "changed the stored gradients"),
+    bug("sgd_step-float64", "sgd_step", "SGD.step",
+        """
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                layer.weight = layer.weight - np.float64(self.lr) * layer.grad_weight
+                layer.bias = layer.bias - np.float64(self.lr) * layer.grad_bias
+        """, "dtype float64"),
+]
+
+_counter = itertools.count()
+
+
+def _region_lines(source: str, method: str) -> tuple[int, int, str]:
+    """(begin, end) line indexes (0-based) of ``method``'s solution markers, and the marker's indent."""
+    class_name, function_name = method.split(".")
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == function_name:
+                    span = range(item.lineno - 1, item.end_lineno)
+                    begin = next(i for i in span if lines[i].strip().startswith(BEGIN))
+                    end = next(i for i in range(begin, len(lines)) if lines[i].strip().startswith(END))
+                    return begin, end, lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+    raise LookupError(f"no solution region in {method}")
+
+
+def _variant_source(source: str, bugs: list[Bug]) -> str:
+    """The reference with each bug's region replaced, and every marker line removed."""
+    for b in bugs:
+        try:
+            begin, end, indent = _region_lines(source, b.method)
+        except LookupError:
+            continue
+        lines = source.splitlines(keepends=True)
+        body = textwrap.indent(b.body, indent) + "\n"
+        source = "".join(lines[:begin]) + body + "".join(lines[end + 1:])
+    return "".join(line for line in source.splitlines(keepends=True) if BEGIN not in line and END not in line)
+
+
+@pytest.fixture(scope="module")
+def variant_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("variants")
+    sys.path.insert(0, str(folder))
+    yield folder
+    sys.path.remove(str(folder))
+
+
+def load_variant(folder: Path, bugs: list[Bug]):
+    """Write and import the reference with ``bugs``, as a package of its own unique name."""
+    package = f"mytorch_variant_{next(_counter)}"
+    target = folder / package
+    target.mkdir()
+    (target / "__init__.py").write_text("from . import nn, optim\n", encoding="utf-8")
+    for name in ("nn.py", "optim.py"):
+        text = _variant_source((REFERENCE / name).read_text(encoding="utf-8"), bugs)
+        text = re.sub(r"^(\s*)(from|import) mytorch\b", rf"\1\2 {package}", text, flags=re.M)
+        (target / name).write_text(text, encoding="utf-8")
+    importlib.invalidate_caches()
+    module = importlib.import_module(package)
+    return module.nn, module.optim
+
+
+def evaluate(nn, optim, tc) -> list[str]:
+    """The problems test ``tc`` finds in the given modules, as run_test would report them."""
+    q = question(tc.key)
+    try:
+        outputs = q.run(nn, optim, copy.deepcopy(tc.case))
+    except Exception as error:
+        return [student_error(error, q.INFO.method)]
+    with revealing(not tc.hidden):
+        return q.check(tc.case, outputs)
+
+
+def test_the_harness_reproduces_the_reference(variant_dir):
+    """With no bug planted, the rebuilt reference passes all 27 tests (the harness is sound)."""
+    nn, optim = load_variant(variant_dir, [])
+    failures = {tc.grade_id: problems for tc in CASES if (problems := evaluate(nn, optim, tc))}
+    assert failures == {}
+
+
+def test_every_question_has_bugs_in_the_catalogue():
+    assert {b.key for b in BUGS} == set(KEYS)
+    assert len({b.id for b in BUGS}) == len(BUGS)
+
+
+@pytest.mark.parametrize("b", BUGS, ids=lambda b: b.id)
+def test_bug_costs_its_own_question_only(b, variant_dir):
+    nn, optim = load_variant(variant_dir, [b])
+    results = {tc.grade_id: evaluate(nn, optim, tc) for tc in CASES}
+
+    others = {grade_id: problems for grade_id, problems in results.items()
+              if problems and not grade_id.startswith(b.key + "_")}
+    assert others == {}, f"{b.id} also costs other questions' tests"
+
+    hidden = {tc.grade_id: results[tc.grade_id] for tc in BY_KEY[b.key] if tc.hidden}
+    failed = {grade_id: problems for grade_id, problems in hidden.items() if problems}
+    assert failed, f"{b.id} passes every hidden test of {b.key}"
+
+    messages = "\n".join(problem for problems in failed.values() for problem in problems)
+    for words in b.diagnosis:
+        assert words.lower() in messages.lower(), f"{b.id}: no hidden test says {words!r}:\n{messages}"
+    for problem in messages.splitlines():
+        assert not re.search(r"expected -?\d", problem), f"a hidden test's message quotes an expected value: {problem}"
+
+
+def test_stubs_fail_every_test_as_not_implemented(variant_dir):
+    """The release stubs fail every test with 'not implemented yet' (and nothing worse)."""
+    stubbed = [bug(f"stub-{key}", key, question(key).INFO.method, 'raise NotImplementedError("stub")')
+               for key in KEYS]
+    nn, optim = load_variant(variant_dir, stubbed)
+    for tc in CASES:
+        problems = evaluate(nn, optim, tc)
+        assert problems == [f"{question(tc.key).INFO.method} is not implemented yet"], tc.grade_id
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_one_unfinished_method_costs_its_own_question_only(key, variant_dir):
+    """A student who has done everything but one method loses that question's tests and no other."""
+    method = question(key).INFO.method
+    nn, optim = load_variant(variant_dir, [bug(f"stub-{key}", key, method, f'raise NotImplementedError("{key}")')])
+    for tc in CASES:
+        problems = evaluate(nn, optim, tc)
+        if tc.key == key:
+            assert problems == [f"{method} is not implemented yet"], tc.grade_id
+        else:
+            assert problems == [], f"an unfinished {method} costs {tc.grade_id}: {problems}"
