@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from nbformat.v4 import new_output
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Integer
+from traitlets import Float, Integer, Unicode
 
 from assignment.grading.cases import CaseError, parse_test_call
 from assignment.grading.policy import read_submission, write_package
-from assignment.grading.sandbox import Limits, SandboxUnavailable, bwrap_available, run_in_sandbox
-from assignment.grading.verdicts import Verdict, blocked, judge
+from assignment.grading.grader import VerdictCache, grade_submission
+from assignment.grading.sandbox import Limits, SandboxUnavailable, bwrap_available
+from assignment.grading.verdicts import Verdict
 
 NOT_RUN = ("This cell was not run: the autograder runs no notebook code. Your grade comes "
            "from the tests, run on your mytorch/*.py files in a clean, separate process.")
@@ -38,6 +38,7 @@ class GradeInSandbox(NbGraderPreprocessor):
     timeout = Float(20.0, help="Wall-clock seconds one test may take.").tag(config=True)
     training_timeout = Float(120.0, help="Wall-clock seconds the training check may take.").tag(config=True)
     memory_mib = Integer(1536, help="Memory (address space) one test may use, in MiB.").tag(config=True)
+    cache_dir = Unicode("", help="Folder of cached verdicts (set by the parallel command); empty: none.").tag(config=True)
 
     def preprocess(self, nb, resources):
         why_not = bwrap_available()
@@ -77,23 +78,13 @@ class GradeInSandbox(NbGraderPreprocessor):
         return tests
 
     def _grade_all(self, tests: dict, submission, package_copy: Path) -> dict[str, Verdict]:
-        def grade(item):
-            grade_id, call = item
-            if isinstance(call, Exception):
-                self.log.error("graded cell %s cannot be graded: %s", grade_id, call)
-                return Verdict(grade_id, False, f"Test {grade_id}", (f"this test could not be graded ({call}); "
-                                                                    "please tell your instructor",))
-            stop = blocked(grade_id, call, submission)
-            if stop is not None:
-                return stop
-            wall = self.training_timeout if call.kind == "training" else self.timeout
-            limits = Limits(wall_seconds=wall, cpu_seconds=int(wall) + 1, memory_bytes=self.memory_mib * 2**20)
-            request = {"kind": call.kind, "key": call.key, "case": call.case}
-            return judge(grade_id, call, run_in_sandbox(package_copy, request, limits))
-
-        workers = self.jobs or os.cpu_count() or 1
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return {verdict.grade_id: verdict for verdict in pool.map(grade, sorted(tests.items()))}
+        limits = Limits(wall_seconds=self.timeout, cpu_seconds=int(self.timeout) + 1,
+                        memory_bytes=self.memory_mib * 2**20)
+        training_limits = Limits(wall_seconds=self.training_timeout, cpu_seconds=int(self.training_timeout) + 1,
+                                 memory_bytes=self.memory_mib * 2**20)
+        cache = VerdictCache(Path(self.cache_dir)) if self.cache_dir else None
+        return grade_submission(tests, submission, package_copy, limits=limits, training_limits=training_limits,
+                                jobs=self.jobs or os.cpu_count() or 1, cache=cache, log=self.log.error)
 
     @staticmethod
     def _write_verdicts(nb, verdicts: dict[str, Verdict]) -> None:

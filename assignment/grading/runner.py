@@ -4,7 +4,8 @@ Started as ``python -I -S runner.py`` (no site-packages, no environment, no
 current folder on the path) with the request as JSON on stdin. It puts NumPy,
 the course package and the student's files on the path, limits itself, runs
 the student's code through the question's ``run`` and writes the answers as
-JSON to the report file. Whatever happens, it exits without raising.
+JSON to the report file, one result per test of the request, in order.
+Whatever happens, it exits without raising.
 """
 
 import json
@@ -33,35 +34,45 @@ def main():
     from assignment.grading import transport
     from assignment.checks import student_error
 
-    def report(payload):
-        with open(report_path, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(payload))
+    results = []
 
-    method = "mytorch, while being imported,"
-    try:
-        if request["kind"] == "training":
-            from assignment.training_check import training_accuracy
-            import mytorch.nn as nn
-            import mytorch.optim as optim
-            method = "training your MLP"
-            outputs = {"accuracy": training_accuracy(nn, optim, **request["case"])}
-        else:
-            from assignment.questions import question
-            q = question(request["key"])
-            import mytorch.nn as nn
-            import mytorch.optim as optim
-            method = q.INFO.method
-            outputs = q.run(nn, optim, request["case"])
-        report({"ok": True, "outputs": transport.encode(outputs)})
-    except MemoryError:
-        report({"ok": False, "error": "ran out of memory (the grader allows "
-                f"{int(request['memory_bytes']) // 2**20} MiB)"})
-    except BaseException as error:  # SystemExit and KeyboardInterrupt included
+    def report():
+        # Rewritten after every test: if a later test hangs, the earlier answers survive.
+        with open(report_path, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps({"results": results}))
+
+    report()  # proof that the sandbox started, before any student code runs
+    for test in request["tests"]:
+        method = "mytorch, while being imported,"
         try:
-            where = student_error(error, method)
-        except BaseException:
-            where = f"{type(error).__name__}"
-        report({"ok": False, "error": where})
+            if test["kind"] == "import":
+                __import__(test["module"])
+                outputs = {}
+            elif test["kind"] == "training":
+                from assignment.training_check import training_accuracy
+                import mytorch.nn as nn
+                import mytorch.optim as optim
+                method = "training your MLP"
+                outputs = {"accuracy": training_accuracy(nn, optim, **test["case"])}
+            else:
+                from assignment.questions import question
+                q = question(test["key"])
+                import mytorch.nn as nn
+                # A question of nn.py must not depend on optim.py importing.
+                optim = __import__("mytorch.optim").optim if q.INFO.module.endswith("optim.py") else None
+                method = q.INFO.method
+                outputs = q.run(nn, optim, test["case"])
+            results.append({"ok": True, "outputs": transport.encode(outputs)})
+        except MemoryError:
+            results.append({"ok": False, "error": f"{method} ran out of memory (the grader allows "
+                            f"{int(request['memory_bytes']) // 2**20} MiB)"})
+        except BaseException as error:  # SystemExit and KeyboardInterrupt included
+            try:
+                where = student_error(error, method)
+            except BaseException:
+                where = f"{method} raised {type(error).__name__}"
+            results.append({"ok": False, "error": where})
+        report()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -121,21 +121,62 @@ def run_in_sandbox(package_copy: Path, request: dict, limits: Limits = Limits())
 
     Args:
         package_copy: a folder holding the student's ``mytorch/`` (see ``policy.write_package``).
-        request: {"kind": "question" | "training", "key": ..., "case": {...}}.
+        request: {"kind": "question" | "training" | "import", "key": ..., "case": {...}}.
         limits: the resources allowed.
 
     Returns:
         The answers, or a student-facing reason why there are none.
     """
+    return run_batch(package_copy, [request], limits)[0]
+
+
+def run_batch(package_copy: Path, requests: list[dict], limits: Limits = Limits()) -> list[Outcome]:
+    """Run several tests in one sandboxed process (one interpreter start), each within ``limits``.
+
+    If the process dies or hangs part-way, the tests it finished keep their
+    answers and every unfinished one is run again alone, so that one hanging
+    test costs only itself.
+
+    Returns:
+        One outcome per request, in order.
+    """
+    if not requests:
+        return []
+    batch_limits = Limits(wall_seconds=limits.wall_seconds * len(requests),
+                          cpu_seconds=limits.cpu_seconds * len(requests),
+                          memory_bytes=limits.memory_bytes, output_bytes=limits.output_bytes)
+    results, failure, seconds = _run_process(package_copy, requests, batch_limits)
+    outcomes = [_outcome(result, seconds / len(requests)) for result in results[: len(requests)]]
+    if len(outcomes) == len(requests):
+        return outcomes
+    if len(requests) == 1:
+        return [Outcome(error=failure, seconds=seconds)]
+    # The first unfinished test is the likely culprit; each remaining test gets its own process.
+    return outcomes + [run_batch(package_copy, [request], limits)[0] for request in requests[len(outcomes):]]
+
+
+def _outcome(result: object, seconds: float) -> Outcome:
+    if not isinstance(result, dict) or not isinstance(result.get("ok"), bool):
+        return Outcome(error="the grading process's report was malformed", seconds=seconds)
+    if not result["ok"]:
+        return Outcome(error=str(result.get("error", "failed"))[:2000], seconds=seconds)
+    if not isinstance(result.get("outputs"), dict):
+        return Outcome(error="the grading process's report held no answers", seconds=seconds)
+    return Outcome(outputs=result["outputs"], seconds=seconds)
+
+
+def _run_process(package_copy: Path, requests: list[dict], limits: Limits) -> tuple[list, str | None, float]:
+    """Start one sandbox for ``requests``; return (results reported, why it stopped early, seconds)."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mytorch-grade-") as scratch:
         out_dir = Path(scratch)
         out_dir.chmod(0o777)  # the sandbox user writes its report here
-        payload = dict(request, report="/sandbox/out/report.json",
-                       path=["/sandbox/site", "/sandbox/grader", "/sandbox/student"],
-                       memory_bytes=limits.memory_bytes, cpu_seconds=limits.cpu_seconds,
-                       output_bytes=limits.output_bytes)
+        payload = {"tests": requests, "report": "/sandbox/out/report.json",
+                   "path": ["/sandbox/site", "/sandbox/grader", "/sandbox/student"],
+                   "memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
+                   "output_bytes": limits.output_bytes}
         stdout_path, stderr_path = out_dir / "stdout.txt", out_dir / "stderr.txt"
+        failure = None
         with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
             process = subprocess.Popen(_command(package_copy, out_dir, limits), stdin=subprocess.PIPE,
                                        stdout=stdout, stderr=stderr, start_new_session=True)
@@ -143,25 +184,27 @@ def run_in_sandbox(package_copy: Path, request: dict, limits: Limits = Limits())
                 process.communicate(json.dumps(payload).encode(), timeout=limits.wall_seconds)
             except subprocess.TimeoutExpired:
                 _kill(process)
-                return Outcome(error=f"the test did not finish within {limits.wall_seconds:g} s (an endless loop?)",
-                               seconds=time.perf_counter() - started)
+                failure = f"the test did not finish within {limits.wall_seconds:g} s (an endless loop?)"
         seconds = time.perf_counter() - started
+        if failure is None:
+            failure = _why_no_report(process.returncode, stderr_path, limits)
         report = out_dir / "report.json"
-        if not report.is_file():
-            return Outcome(error=_why_no_report(process.returncode, stderr_path, limits), seconds=seconds)
-        try:
-            if report.stat().st_size > transport.MAX_PAYLOAD_BYTES:
-                raise transport.TransportError("the report is too large")
-            data = transport.loads(report.read_text(encoding="utf-8", errors="replace"))
-        except transport.TransportError as error:
-            return Outcome(error=f"the grading process's report was unreadable: {error}", seconds=seconds)
-    if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
-        return Outcome(error="the grading process's report was malformed", seconds=seconds)
-    if not data["ok"]:
-        return Outcome(error=str(data.get("error", "failed"))[:2000], seconds=seconds)
-    if not isinstance(data.get("outputs"), dict):
-        return Outcome(error="the grading process's report held no answers", seconds=seconds)
-    return Outcome(outputs=data["outputs"], seconds=seconds)
+        results: list = []
+        if not report.is_file():  # the runner writes it before any student code runs
+            tail = stderr_path.read_text(encoding="utf-8", errors="replace")[-500:].strip()
+            raise SandboxUnavailable(f"the sandbox did not start (exit code {process.returncode}): {tail}")
+        if report.is_file():
+            try:
+                if report.stat().st_size > transport.MAX_PAYLOAD_BYTES:
+                    raise transport.TransportError("the report is too large")
+                data = transport.loads(report.read_text(encoding="utf-8", errors="replace"))
+                if isinstance(data, dict) and isinstance(data.get("results"), list):
+                    results = data["results"]
+                else:
+                    failure = "the grading process's report was malformed"
+            except transport.TransportError as error:
+                failure = f"the grading process's report was unreadable: {error}"
+    return results, failure, seconds
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -181,7 +224,4 @@ def _why_no_report(returncode: int | None, stderr_path: Path, limits: Limits) ->
         if name == "SIGXFSZ":
             return "the test wrote too much output (printing in a loop?)"
         return f"the grading process was killed by {name} (memory exhausted or a crash)"
-    tail = stderr_path.read_text(encoding="utf-8", errors="replace")[-300:].strip() if stderr_path.exists() else ""
-    if "bwrap:" in tail:
-        raise SandboxUnavailable(f"bubblewrap failed: {tail}")
     return f"your code ended the grading process (exit code {returncode}) before it could report"

@@ -1,0 +1,143 @@
+"""Grading one submission: every test, in as few sandboxes as isolation allows.
+
+Used by the autograde preprocessor (one student at a time) and by the
+parallel command (many students at once): the same function, so both give
+the same verdicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from assignment.grading.cases import TestCall
+from assignment.grading.policy import Submission
+from assignment.grading.sandbox import Limits, run_batch
+from assignment.grading.verdicts import Verdict, blocked, judge, title_of
+from assignment.questions import question
+
+IMPORT_LIMITS = Limits(wall_seconds=15.0, cpu_seconds=15)
+MODULE_OF_FILE = {"mytorch/nn.py": "mytorch.nn", "mytorch/optim.py": "mytorch.optim"}
+
+
+def fingerprint(call: TestCall, submission: Submission, limits: Limits) -> str:
+    """A digest of everything a verdict depends on: the test, the student's files, the limits."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([call.kind, call.key, call.number, call.case], sort_keys=True).encode())
+    for name in sorted(submission.files):
+        digest.update(name.encode() + b"\0" + submission.files[name].encode() + b"\0")
+    digest.update(json.dumps([sorted(submission.problems.items()), submission.missing, asdict(limits)]).encode())
+    return digest.hexdigest()
+
+
+class VerdictCache:
+    """Verdicts stored as JSON files by fingerprint, so a re-run grades nothing twice."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def get(self, key: str) -> Verdict | None:
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            return Verdict(data["grade_id"], bool(data["passed"]), data["title"], tuple(data["problems"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, verdict: Verdict) -> None:
+        tmp = self._path(key).with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(asdict(verdict)), encoding="utf-8")
+        tmp.replace(self._path(key))  # atomic: a reader never sees half a verdict
+
+
+def grade_submission(
+    tests: dict[str, TestCall | Exception],
+    submission: Submission,
+    package_copy: Path,
+    *,
+    limits: Limits,
+    training_limits: Limits,
+    jobs: int = 1,
+    cache: VerdictCache | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict[str, Verdict]:
+    """Grade every test of one submission.
+
+    Args:
+        tests: grade_id -> the test read from the gradebook (or why it could not be read).
+        submission: the student's checked files (``policy.read_submission``).
+        package_copy: where ``policy.write_package`` put them.
+        limits, training_limits: resources per test, and for the training check.
+        jobs: sandboxes run at once.
+        cache: where verdicts are kept between runs, if anywhere.
+        log: receives one line per problem the instructor should know about.
+
+    Returns:
+        grade_id -> verdict, one per test.
+    """
+    verdicts: dict[str, Verdict] = {}
+    pending: dict[str, tuple[TestCall, str]] = {}
+    for grade_id, call in tests.items():
+        if isinstance(call, Exception):
+            log(f"graded cell {grade_id} cannot be graded: {call}")
+            verdicts[grade_id] = Verdict(grade_id, False, f"Test {grade_id}",
+                                         (f"this test could not be graded ({call}); please tell your instructor",))
+            continue
+        key = fingerprint(call, submission, training_limits if call.kind == "training" else limits)
+        cached = cache.get(key) if cache else None
+        if cached is not None and cached.grade_id == grade_id:
+            verdicts[grade_id] = cached
+            continue
+        stop = blocked(grade_id, call, submission)
+        if stop is not None:
+            verdicts[grade_id] = stop
+        else:
+            pending[grade_id] = (call, key)
+    if pending:
+        verdicts.update(_run_pending(pending, package_copy, limits, training_limits, jobs))
+    if cache:
+        for grade_id, (call, key) in pending.items():
+            cache.put(key, verdicts[grade_id])
+    return verdicts
+
+
+def _run_pending(pending, package_copy, limits, training_limits, jobs) -> dict[str, Verdict]:
+    verdicts: dict[str, Verdict] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        # First, can each file be imported at all? An import that hangs or crashes
+        # would otherwise cost every test of that file its full time limit.
+        probes = {module: pool.submit(run_batch, package_copy, [{"kind": "import", "module": module}], IMPORT_LIMITS)
+                  for module in MODULE_OF_FILE.values()}
+        import_errors = {module: future.result()[0].error for module, future in probes.items()}
+        groups: dict[str, list[str]] = {}
+        for grade_id, (call, _) in pending.items():
+            needed = ["mytorch.nn"]
+            if call.kind == "training" or question(call.key).INFO.module == "mytorch/optim.py":
+                needed.append("mytorch.optim")
+            broken = [m for m in needed if import_errors.get(m)]
+            if broken:
+                module = broken[-1]
+                verdicts[grade_id] = Verdict(grade_id, False, title_of(call),
+                                             (f"{module.replace('.', '/')}.py could not be imported: {import_errors[module]}",))
+            else:
+                groups.setdefault(call.key, []).append(grade_id)
+
+        def run_group(grade_ids: list[str]) -> list[Verdict]:
+            calls = [pending[g][0] for g in grade_ids]
+            group_limits = training_limits if calls[0].kind == "training" else limits
+            requests = [{"kind": c.kind, "key": c.key, "case": c.case} for c in calls]
+            outcomes = run_batch(package_copy, requests, group_limits)
+            return [judge(g, c, o) for g, c, o in zip(grade_ids, calls, outcomes)]
+
+        for group in pool.map(run_group, [sorted(ids) for ids in groups.values()]):
+            for verdict in group:
+                verdicts[verdict.grade_id] = verdict
+    return verdicts
