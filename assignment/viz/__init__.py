@@ -16,6 +16,8 @@ from assignment.viz.relu_backward import relu_backward
 from assignment.viz.relu_forward import relu_forward
 from assignment.viz.sequential_backward import sequential_backward
 from assignment.viz.sequential_forward import sequential_forward
+from assignment.viz.sgd_step import sgd_step
+from assignment.viz.training_dashboard import training_dashboard
 from assignment.viz.xeloss_backward import xeloss_backward
 from assignment.viz.xeloss_forward import xeloss_forward
 
@@ -28,4 +30,6 @@ __all__ = [
     "linear_backward",
     "relu_backward",
     "sequential_backward",
+    "sgd_step",
+    "training_dashboard",
 ]

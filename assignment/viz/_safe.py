@@ -28,6 +28,7 @@ __all__ = [
     "check_array",
     "check_number",
     "describe_exception",
+    "student_function",
     "OK",
     "NOT_IMPLEMENTED",
     "MISSING",
@@ -55,7 +56,7 @@ MISMATCH = "mismatch"
 #: Seconds one call of student code may take before it is stopped.
 TIME_LIMIT = 5.0
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assignment package: never student code
 _LIBRARY_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep, os.sep + "lib" + os.sep + "python")
 
 
@@ -76,6 +77,12 @@ class Outcome:
     kind: str = OK
     message: str = ""
     notes: list[str] = field(default_factory=list)
+
+
+def _not_student(filename: str) -> bool:
+    """True for files of this package, of installed libraries and of Python itself."""
+    return (filename.startswith(_HERE + os.sep) or any(m in filename for m in _LIBRARY_MARKERS)
+            or filename.startswith("<frozen"))
 
 
 class _TimeLimitExceeded(BaseException):
@@ -131,7 +138,7 @@ def _student_location(tb) -> str:
     frames = traceback.extract_tb(tb)
     for frame in reversed(frames):
         name = os.path.abspath(frame.filename)
-        if name.startswith(_HERE) or any(m in name for m in _LIBRARY_MARKERS) or name.startswith("<frozen"):
+        if _not_student(name):
             continue
         line = (frame.line or "").strip()
         where = f"{os.path.basename(frame.filename)}, line {frame.lineno}"
@@ -146,6 +153,18 @@ def _student_location(tb) -> str:
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def student_function(error: BaseException) -> str | None:
+    """The qualified name (e.g. ``"Linear.backward"``) of the innermost student frame of a traceback."""
+    tb, found = error.__traceback__, None
+    while tb is not None:
+        name = os.path.abspath(tb.tb_frame.f_code.co_filename)
+        if not _not_student(name):
+            code = tb.tb_frame.f_code
+            found = getattr(code, "co_qualname", code.co_name)
+        tb = tb.tb_next
+    return found
 
 
 def describe_exception(label: str, error: BaseException) -> tuple[str, str]:
