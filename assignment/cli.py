@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,13 @@ def _demo(args: argparse.Namespace) -> int:
     return demo_main(Path(args.workdir) if args.workdir else None)
 
 
+def _autograde(args: argparse.Namespace) -> int:
+    """Grade every submitted student in parallel (see assignment.parallel)."""
+    from assignment.parallel import autograde
+
+    return autograde(Path(args.course).resolve(), args.assignment, args.jobs, args.student or None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assignment", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = commands.add_parser("demo", help="the instructor's flow on the example submissions")
     p.add_argument("--workdir", help="scratch folder (default: .artifacts/demo)")
     p.set_defaults(run=_demo)
+
+    p = commands.add_parser("autograde", help="autograde every submission in parallel, with serial scores")
+    p.add_argument("assignment")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
+    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--course", default=".", help="the course root (default: the current folder)")
+    p.set_defaults(run=_autograde)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -23,6 +23,9 @@ from assignment.questions import question
 
 IMPORT_LIMITS = Limits(wall_seconds=15.0, cpu_seconds=15)
 MODULE_OF_FILE = {"mytorch/nn.py": "mytorch.nn", "mytorch/optim.py": "mytorch.optim"}
+# Import probes by the digest of the student's files: nbgrader grades a
+# submission one notebook at a time, and the files are the same for each.
+_import_probes: dict[str, dict[str, str | None]] = {}
 
 
 def fingerprint(call: TestCall, submission: Submission, limits: Limits) -> str:
@@ -102,21 +105,25 @@ def grade_submission(
         else:
             pending[grade_id] = (call, key)
     if pending:
-        verdicts.update(_run_pending(pending, package_copy, limits, training_limits, jobs))
+        files_digest = hashlib.sha256(json.dumps(sorted(submission.files.items())).encode()).hexdigest()
+        verdicts.update(_run_pending(pending, package_copy, limits, training_limits, jobs, files_digest))
     if cache:
         for grade_id, (call, key) in pending.items():
             cache.put(key, verdicts[grade_id])
     return verdicts
 
 
-def _run_pending(pending, package_copy, limits, training_limits, jobs) -> dict[str, Verdict]:
+def _run_pending(pending, package_copy, limits, training_limits, jobs, files_digest) -> dict[str, Verdict]:
     verdicts: dict[str, Verdict] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         # First, can each file be imported at all? An import that hangs or crashes
         # would otherwise cost every test of that file its full time limit.
-        probes = {module: pool.submit(run_batch, package_copy, [{"kind": "import", "module": module}], IMPORT_LIMITS)
-                  for module in MODULE_OF_FILE.values()}
-        import_errors = {module: future.result()[0].error for module, future in probes.items()}
+        import_errors = _import_probes.get(files_digest)
+        if import_errors is None:
+            probes = {module: pool.submit(run_batch, package_copy, [{"kind": "import", "module": module}],
+                                          IMPORT_LIMITS) for module in MODULE_OF_FILE.values()}
+            import_errors = {module: future.result()[0].error for module, future in probes.items()}
+            _import_probes[files_digest] = import_errors
         groups: dict[str, list[str]] = {}
         for grade_id, (call, _) in pending.items():
             needed = ["mytorch.nn"]
