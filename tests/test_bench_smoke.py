@@ -1,0 +1,64 @@
+"""Smoke test of bench/train_step.py: it imports and runs one tiny round.
+
+Not a timing assertion: only that every contender runs, that they agree on one
+step, and that the table comes out.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "train_step.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_train_step", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def test_one_tiny_round_runs_and_prints_a_table(bench):
+    shapes = bench.TINY_SHAPES
+    for _, widths, n in shapes:
+        bench.check_agreement(widths, n)
+    times = bench.run(shapes, rounds=1, block_seconds=0.0005, pause_seconds=0.0)
+    names = bench.available_contenders()
+    assert {"mytorch", "numpy", "numpy+dX1"} <= set(names)
+    for label, _, _ in shapes:
+        assert set(times[label]) == set(names)
+        assert all(len(v) == 1 and v[0] > 0 for v in times[label].values())
+    table = bench.format_table(times, shapes)
+    assert "mytorch/numpy" in table
+    for label, _, _ in shapes:
+        assert label in table
+
+
+def test_main_tiny_prints_both_tables(bench, capsys):
+    assert bench.main(["--tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "all contenders agree" in out
+    assert "Median over the rounds" in out and "Best round" in out
+    assert "OPENBLAS_CORETYPE=" in out
+
+
+def test_the_hand_written_contenders_differ_only_by_the_first_input_gradient(bench):
+    """numpy and numpy+dX1 end a step with identical parameters: dX1 is unused work."""
+    import numpy as np
+
+    x, labels, params = bench.make_problem([6, 5, 4, 3], 4)
+    plain = bench.make_contender("numpy", x, labels, params)
+    extra = bench.make_contender("numpy+dX1", x, labels, params)
+    assert plain.step() == extra.step()
+    for (w1, b1), (w2, b2) in zip(plain.params(), extra.params()):
+        np.testing.assert_array_equal(w1, w2)
+        np.testing.assert_array_equal(b1, b2)
