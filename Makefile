@@ -7,7 +7,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test demo train release lab bench chromium
+.PHONY: help install test demo train release lab bench system-deps
 
 help:
 	@echo "make demo     - the instructor's whole flow on the example submissions"
@@ -25,19 +25,34 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's chromium drives the browser tests (Playwright never downloads a browser here).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian packages: bubblewrap (the grading sandbox) and chromium (the browser
+# tests; Playwright never downloads a browser here).
+system-deps:
+	@missing=""; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
-test: $(STAMP) chromium
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 train: $(STAMP)
 	$(BIN)/python -m assignment train
 
-demo: train
+# The instructor's whole flow on the example submissions, in a scratch course.
+demo: $(STAMP) system-deps
+	$(BIN)/python -m assignment demo
+
+# Regenerate release/mlp with the stock command (the stubs and the leak check run inside it).
+release: $(STAMP)
+	$(BIN)/nbgrader generate_assignment mlp --force
+
+# JupyterLab as a student sees it (FRESH=1 starts again from the release; PORT=8888).
+lab: $(STAMP)
+	$(BIN)/python -m assignment lab --port $(or $(PORT),8888) $(if $(FRESH),--fresh,)
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_step.py

@@ -35,6 +35,8 @@ def _student_modules() -> tuple[ModuleType, ModuleType]:
 def student_error(error: BaseException, method: str) -> str:
     """Describe an exception raised by student code in one or two lines."""
     if isinstance(error, NotImplementedError):
+        if method.startswith("training") and str(error):
+            return f"{method} stopped at a method that is not implemented yet ({error})"
         return f"{method} is not implemented yet"
     where = ""
     for frame in reversed(traceback.extract_tb(error.__traceback__)):

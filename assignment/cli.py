@@ -61,6 +61,14 @@ def _autograde(args: argparse.Namespace) -> int:
     return autograde(Path(args.course).resolve(), args.assignment, args.jobs, args.student or None)
 
 
+def _lab(args: argparse.Namespace) -> int:
+    """JupyterLab on a working copy of the release, in student mode."""
+    from assignment.student_lab import main as lab_main
+
+    workdir = Path(args.workdir) if args.workdir else COURSE_ROOT / ".artifacts" / "student-lab"
+    return lab_main(workdir, port=args.port, fresh=args.fresh)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assignment", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--course", default=".", help="the course root (default: the current folder)")
     p.set_defaults(run=_autograde)
+
+    p = commands.add_parser("lab", help="open the release notebooks in JupyterLab as a student")
+    p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--workdir", help="where the working copy lives (default: .artifacts/student-lab)")
+    p.add_argument("--fresh", action="store_true", help="start again from the release")
+    p.set_defaults(run=_lab)
 
     args = parser.parse_args(argv)
     return args.run(args)

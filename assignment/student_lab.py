@@ -1,0 +1,87 @@
+"""``make lab``: JupyterLab as a student sees it.
+
+A working copy of ``release/<assignment>`` (kept between runs, so edits
+survive), opened in JupyterLab with nbgrader's instructor panels (formgrader,
+create assignment, course and assignment lists) switched off and the Validate
+button kept. The kernel sees the student's ``mytorch/`` in the working copy,
+never the reference at the course root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+COURSE_ROOT = Path(__file__).resolve().parents[1]
+INSTRUCTOR_LAB_PLUGINS = (
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:assignment-list",
+    "@jupyter/nbgrader:menu",
+)
+SERVER_EXTENSIONS = {
+    "nbgrader.server_extensions.formgrader": False,
+    "nbgrader.server_extensions.course_list": False,
+    "nbgrader.server_extensions.assignment_list": False,
+    "nbgrader.server_extensions.validate_assignment": True,
+}
+
+
+def prepare(workdir: Path, assignment: str = "mlp", release: Path | None = None, fresh: bool = False) -> Path:
+    """Make the student's working copy and the student-mode Jupyter config.
+
+    Args:
+        workdir: where the working copy and its config live.
+        assignment: the assignment to open.
+        release: the released folder to copy (default: release/<assignment> of this course).
+        fresh: start again from the release, discarding earlier edits.
+
+    Returns:
+        The working copy's folder (JupyterLab's root).
+    """
+    release = release or COURSE_ROOT / "release" / assignment
+    copy = workdir / assignment
+    if fresh and copy.exists():
+        shutil.rmtree(copy)
+    if not copy.exists():
+        shutil.copytree(release, copy)
+    config = workdir / ".jupyter"
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    (config / "labconfig" / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {plugin: True for plugin in INSTRUCTOR_LAB_PLUGINS}}, indent=2))
+    (config / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"jpserver_extensions": SERVER_EXTENSIONS}}, indent=2))
+    return copy
+
+
+def lab_environment(workdir: Path) -> dict[str, str]:
+    """Environment for the student's server: its own config dir, no path to the reference."""
+    env = dict(os.environ)
+    env["JUPYTER_CONFIG_DIR"] = str(workdir / ".jupyter")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def lab_command(root: Path, port: int, token: str | None = None, open_browser: bool = True) -> list[str]:
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}", f"--port={port}",
+               "--ServerApp.ip=127.0.0.1"]
+    if token is not None:
+        command.append(f"--IdentityProvider.token={token}")
+    if not open_browser:
+        command.append("--no-browser")
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    return command
+
+
+def main(workdir: Path, port: int = 8888, fresh: bool = False, open_browser: bool = False) -> int:
+    root = prepare(workdir, fresh=fresh)
+    print(f"student working copy: {root}\n(run `make lab FRESH=1` to start again from the release)")
+    return subprocess.call(lab_command(root, port, open_browser=open_browser), cwd=root,
+                           env=lab_environment(workdir))
