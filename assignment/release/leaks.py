@@ -16,6 +16,8 @@ from typing import Iterable
 
 import nbformat
 
+from assignment.release.stubs import STUDENT_FILES, derive_stub
+
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME")
 # Shorter lines are too common to prove anything ("return x", "return grad").
 MIN_FINGERPRINT = 16
@@ -51,6 +53,23 @@ def _sources_of(notebook_path: Path) -> list[str]:
     return [cell.source for cell in nb.cells]
 
 
+def _visible_test_lines(source_dir: Path) -> set[str]:
+    """Squashed lines of the visible part of every graded test cell of the source notebooks."""
+    shown = set()
+    for path in sorted(source_dir.glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or not meta.get("grade"):
+                continue
+            source = cell.source
+            for begin, end in (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")):
+                for region in _regions(source + "\n", begin, end):
+                    source = source.replace(region, "")
+            shown |= {_squash(line) for line in source.splitlines()}
+    return shown
+
+
 def fingerprints(reference_dir: Path, source_dir: Path, given_text: str) -> dict[str, str]:
     """Squashed lines that must never reach a student, with what each one is.
 
@@ -60,34 +79,32 @@ def fingerprints(reference_dir: Path, source_dir: Path, given_text: str) -> dict
         given_text: the text students legitimately receive (the stubs), whose
             lines are excluded: a solution line that also appears in given code
             proves nothing.
+
+    A hidden test's line that a visible test shows too (``layers=[{'kind':
+    'Linear',`` say) proves nothing either, so it is no fingerprint. No other
+    notebook text whitelists anything: a solution line pasted into a markdown
+    cell, or a hidden test's line pasted anywhere else, is a leak.
     """
-    given = {_squash(line) for line in given_text.splitlines()}
-    for path in sorted(source_dir.glob("*.ipynb")):
-        # A line a student is shown anyway (in a visible test, say) proves nothing either.
-        for source in _sources_of(path):
-            for begin, end in (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")):
-                for region in _regions(source + "\n", begin, end):
-                    source = source.replace(region, "")
-            given |= {_squash(line) for line in source.splitlines()}
-    given_squashed = "\n".join(given)
+    given_squashed = "\n".join({_squash(line) for line in given_text.splitlines()})
+    shown_squashed = given_squashed + "\n" + "\n".join(_visible_test_lines(source_dir))
     found: dict[str, str] = {}
 
-    def add(region: str, what: str) -> None:
+    def add(region: str, what: str, excluded: str) -> None:
         for line in region.splitlines():
             squashed = _squash(line)
-            if squashed.startswith("#") or len(squashed) < MIN_FINGERPRINT or squashed in given_squashed:
+            if squashed.startswith("#") or len(squashed) < MIN_FINGERPRINT or squashed in excluded:
                 continue
             found.setdefault(squashed, f"{what}: {line.strip()[:80]!r}")
 
     for path in sorted(reference_dir.glob("*.py")):
         for region in _regions(path.read_text(encoding="utf-8"), "BEGIN SOLUTION", "END SOLUTION"):
-            add(region, f"a solution line of mytorch/{path.name}")
+            add(region, f"a solution line of mytorch/{path.name}", given_squashed)
     for path in sorted(source_dir.glob("*.ipynb")):
         for source in _sources_of(path):
             for region in _regions(source + "\n", "BEGIN SOLUTION", "END SOLUTION"):
-                add(region, f"a solution line of {path.name}")
+                add(region, f"a solution line of {path.name}", given_squashed)
             for region in _regions(source + "\n", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
-                add(region, f"a hidden test line of {path.name}")
+                add(region, f"a hidden test line of {path.name}", shown_squashed)
     return found
 
 
@@ -160,7 +177,10 @@ def check_release(course_root: Path, assignment: str, *, extra_notebooks: Iterab
         The findings; empty when nothing leaks.
     """
     release_dir = course_root / "release" / assignment
-    given = "\n".join(p.read_text(encoding="utf-8") for p in sorted((release_dir / "mytorch").glob("*.py")))
+    # The given code is what the stubs derived from the reference hold, not what the
+    # release's files hold: a line pasted into a released file must not whitelist itself.
+    given = "\n".join(derive_stub((course_root / "mytorch" / name).read_text(encoding="utf-8"), f"mytorch/{name}")
+                      for name in STUDENT_FILES)
     prints = fingerprints(course_root / "mytorch", course_root / "source" / assignment, given)
     leaks = []
     if release_dir.exists():

@@ -52,7 +52,10 @@ def derive_stub(source: str, filename: str = "<reference>") -> str:
     """
     if source.count(BEGIN) != source.count(END):
         raise StubError(f"{filename}: {source.count(BEGIN)} '{BEGIN}' but {source.count(END)} '{END}'")
-    tree = ast.parse(source, filename)
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError as error:
+        raise StubError(f"{filename}: the reference does not parse: {error}") from error
 
     def replace(match: re.Match) -> str:
         region = match.group(0)
@@ -67,7 +70,10 @@ def derive_stub(source: str, filename: str = "<reference>") -> str:
     stub = _SOLUTION.sub(replace, source)
     if BEGIN in stub or END in stub:
         raise StubError(f"{filename}: a solution marker is not at the start of its own line")
-    compile(stub, filename, "exec")
+    try:
+        compile(stub, filename, "exec")
+    except SyntaxError as error:
+        raise StubError(f"{filename}: the stub would not compile: {error}") from error
     return stub
 
 
