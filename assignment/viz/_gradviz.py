@@ -9,7 +9,7 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Stepper, Visualizer, guarded, level_of, text_block
 from assignment.viz._fd import EPS, Comparison
-from assignment.viz._plots import HIGHLIGHT, MUTED, MatrixPanel
+from assignment.viz._plots import HIGHLIGHT, MUTED, MatrixPanel, shape_note
 
 __all__ = ["GradientViz"]
 
@@ -54,7 +54,7 @@ class GradientViz(Visualizer):
                 note = {"not_implemented": "not implemented yet", "none": "None", "missing": "missing"}.get(
                     problem.kind, "error")
                 if problem.kind == _safe.SHAPE and problem.value is not None:
-                    note = f"your shape {tuple(np.shape(problem.value))}\nexpected {comparison.shape}"
+                    note = shape_note(np.shape(problem.value), comparison.shape)
             yours.set(None, message=note)
         else:
             yours.set(comparison.yours)

@@ -18,6 +18,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.colors import Normalize, to_rgba
@@ -36,6 +37,7 @@ __all__ = [
     "Panel",
     "Op",
     "matrix_rows",
+    "shape_note",
     "fmt",
     "FastText",
     "fast_text",
@@ -270,8 +272,16 @@ def matrix_rows(
     return LayeredFigure(fig), axes
 
 
+def shape_note(got, needed) -> str:
+    """The two-line panel message for a wrong shape, e.g. 'yours: (2,4)' / 'needed: (4,2)'."""
+    def compact(shape) -> str:
+        return "(" + ",".join(str(int(s)) for s in tuple(shape)) + ("," if len(tuple(shape)) == 1 else "") + ")"
+
+    return f"yours: {compact(got)}\nneeded: {compact(needed)}"
+
+
 def _wrap(message: str, columns: int) -> str:
-    width = max(12, int(columns * 7))
+    width = max(12, int(columns * 9))
     return "\n".join(textwrap.fill(part, width) for part in message.split("\n"))
 
 
@@ -306,8 +316,8 @@ class MatrixPanel:
         r, c = self.shape
         self.values: np.ndarray | None = None
         image = np.zeros(self.shape)
-        self.image = layered.value(ax.imshow(image, cmap=cmap, interpolation="nearest", aspect="auto"))
-        self.image.cmap.set_bad("#eeeeee")
+        colours = matplotlib.colormaps[cmap].with_extremes(bad="#eeeeee")  # NaN (no value) shows grey
+        self.image = layered.value(ax.imshow(image, cmap=colours, interpolation="nearest", aspect="auto"))
         ax.set_xlim(-0.5, c - 0.5)
         ax.set_ylim(r - 0.5, -0.5)
         ax.set_xticks(range(c))
@@ -341,7 +351,7 @@ class MatrixPanel:
         self.layered.values_changed()
         array = None if values is None else np.asarray(values, dtype=float)
         if array is not None and array.shape != self.shape:
-            message = message or f"shape {array.shape}\nexpected {self.shape}"
+            message = message or shape_note(array.shape, self.shape)
             array = None
         self.values = array
         if array is None:

@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "Outcome",
+    "Unusable",
     "call",
     "construct",
     "check_array",
@@ -83,6 +84,15 @@ def _not_student(filename: str) -> bool:
     """True for files of this package, of installed libraries and of Python itself."""
     return (filename.startswith(_HERE + os.sep) or any(m in filename for m in _LIBRARY_MARKERS)
             or filename.startswith("<frozen"))
+
+
+class Unusable(Exception):
+    """Raised by the visualizers' own helpers when a student's result cannot be used;
+    its message is already written for the student."""
+
+    def __init__(self, outcome: "Outcome") -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
 
 
 class _TimeLimitExceeded(BaseException):
@@ -150,6 +160,11 @@ def _student_location(tb) -> str:
     return ""
 
 
+def clause(text: str) -> str:
+    """A message without its final period, to be embedded in a longer sentence."""
+    return text.rstrip().rstrip(".")
+
+
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -164,15 +179,40 @@ def student_function(error: BaseException) -> str | None:
             code = tb.tb_frame.f_code
             found = getattr(code, "co_qualname", code.co_name)
         tb = tb.tb_next
+    if found:
+        found = ".".join(part for part in found.split(".") if part != "<locals>")
+        found = ".".join(found.split(".")[-2:])  # "Linear.forward", not "make.<locals>.Linear.forward"
     return found
 
 
-def describe_exception(label: str, error: BaseException) -> tuple[str, str]:
-    """Return (kind, message) for an exception raised by the student's ``label``."""
+def _innermost_student_code(error: BaseException):
+    """The code object of the innermost student frame of the traceback (None if none)."""
+    tb, found = error.__traceback__, None
+    while tb is not None:
+        if not _not_student(os.path.abspath(tb.tb_frame.f_code.co_filename)):
+            found = tb.tb_frame.f_code
+        tb = tb.tb_next
+    return found
+
+
+def describe_exception(label: str, error: BaseException, called=None) -> tuple[str, str]:
+    """Return (kind, message) for an exception raised by the student's ``label``.
+
+    Args:
+        called: the code object of the function that was called, if known: a
+            NotImplementedError raised deeper (Sequential.forward calling an
+            unfinished Linear.forward) then names the unfinished function.
+    """
+    if isinstance(error, Unusable):
+        return error.outcome.kind, error.outcome.message
     where = _student_location(error.__traceback__)
     if isinstance(error, NotImplementedError):
         detail = _short(error)
         extra = f" ({detail})" if detail and detail.lower() not in {"not implemented", "todo"} else ""
+        raiser = _innermost_student_code(error)
+        if (called is not None and raiser is not None and raiser is not called
+                and not _not_student(os.path.abspath(called.co_filename))):
+            return NOT_IMPLEMENTED, f"{label} calls {student_function(error)}, which is not implemented yet{extra}."
         return NOT_IMPLEMENTED, f"{label} is not implemented yet{extra}."
     if isinstance(error, _TimeLimitExceeded):
         return TIMEOUT, f"{label} did not finish within {TIME_LIMIT:g} s and was stopped (an endless loop?){where}."
@@ -180,7 +220,7 @@ def describe_exception(label: str, error: BaseException) -> tuple[str, str]:
         return ERROR, f"{label} was interrupted{where}."
     if isinstance(error, SystemExit):
         return ERROR, f"{label} tried to exit the Python process (SystemExit){where}."
-    text = _short(error)
+    text = _short(error).rstrip(".")
     return ERROR, f"{label} raised {type(error).__name__}" + (f": {text}" if text else "") + f"{where}."
 
 
@@ -202,9 +242,15 @@ def call(label: str, fn: Callable | None, *args: Any, time_limit: float | None =
             warnings.simplefilter("ignore")
             value = fn(*args, **kwargs)
     except (Exception, SystemExit, KeyboardInterrupt, _TimeLimitExceeded) as error:  # noqa: BLE001 - student code
-        kind, message = describe_exception(label, error)
+        kind, message = describe_exception(label, error, _code_of(fn))
         return Outcome(False, None, kind, message)
     return Outcome(True, value)
+
+
+def _code_of(fn: Any):
+    """The code object behind a function or bound method (None for other callables)."""
+    fn = getattr(fn, "__func__", fn)
+    return getattr(fn, "__code__", None)
 
 
 def method(obj: Any, name: str) -> Callable | None:
@@ -277,17 +323,20 @@ def check_array(
             return Outcome(False, None, TYPE, f"{label} {verb} an array of dtype {array.dtype}, not numbers.")
     if expected_shape is not None and tuple(array.shape) != tuple(expected_shape):
         hint = f" = {shape_hint}" if shape_hint else ""
+        what = "an array shaped" if verb == "returned" else "shaped"
         return Outcome(
             False, array, SHAPE,
-            f"{label} {verb} shaped {tuple(array.shape)}; expected {tuple(expected_shape)}{hint}.",
+            f"{label} {verb} {what} {tuple(array.shape)}; expected {tuple(expected_shape)}{hint}.",
         )
     if np.issubdtype(array.dtype, np.inexact):
         bad = ~np.isfinite(array)
         if bad.any():
             where = _first_index(bad) if array.ndim else ()
+            count = int(bad.sum())
+            head = f"{label} returned an array with" if verb == "returned" else f"{label} has"
             return Outcome(
                 False, array, NAN,
-                f"{label} {verb} {int(bad.sum())} NaN/infinite entr{'y' if bad.sum() == 1 else 'ies'}"
+                f"{head} {count} NaN/infinite {'entry' if count == 1 else 'entries'}"
                 + (f", the first at {where}" if where else "") + ".",
             )
     if expected_dtype is not None and array.dtype != np.dtype(expected_dtype):

@@ -141,7 +141,7 @@ class LinearBackwardViz(GradientViz):
             out = forward(x)
             checked = _safe.check_array(out, "Linear.forward", expected)
             if not checked.ok:
-                raise ValueError(checked.message)
+                raise _safe.Unusable(checked)
             return float(np.sum(self.g * np.asarray(checked.value, dtype=float)))
 
         def estimate_all():
@@ -153,8 +153,7 @@ class LinearBackwardViz(GradientViz):
 
         outcome = _safe.call("Linear.forward (for the finite differences)", estimate_all)
         if not outcome.ok:
-            if not any(m.kind == outcome.kind for m in self.messages):
-                self.note("warn", outcome.message)
+            self.note("warn", "No finite differences: " + outcome.message)
             return
         for name, differences in outcome.value.items():
             self.comparisons[name].use(differences)

@@ -9,7 +9,7 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Stepper, Visualizer, guarded, safely, text_block
 from assignment.viz._data import tenths
-from assignment.viz._plots import MatrixPanel, Panel, fmt, matrix_rows, shape_title
+from assignment.viz._plots import MatrixPanel, Panel, fmt, matrix_rows, shape_title, shape_note
 
 __all__ = ["LinearForwardViz", "linear_forward", "build_linear"]
 
@@ -111,7 +111,7 @@ class LinearForwardViz(Visualizer):
         if not checked.ok:
             self.note_outcome(checked)
             if checked.kind == _safe.SHAPE:
-                self._out_message = f"your shape {tuple(checked.value.shape)}\nexpected {(n, o_f)}"
+                self._out_message = shape_note(checked.value.shape, (n, o_f))
             elif checked.kind == _safe.NAN:
                 self.output = np.asarray(checked.value, dtype=float)
                 self.differs = ~np.isfinite(self.output)

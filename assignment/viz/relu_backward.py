@@ -113,7 +113,7 @@ class ReluBackwardViz(GradientViz):
         def probe() -> float:
             checked = _safe.check_array(forward(x.copy()), "ReLU.forward", self.x.shape)
             if not checked.ok:
-                raise ValueError(checked.message)
+                raise _safe.Unusable(checked)
             return float(np.sum(self.g * np.asarray(checked.value, dtype=float)))
 
         outcome = _safe.call("ReLU.forward (for the finite differences)", central_differences, probe, x, EPS)

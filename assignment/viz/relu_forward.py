@@ -9,7 +9,7 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Stepper, Visualizer, guarded, safely, text_block
 from assignment.viz._data import tenths
-from assignment.viz._plots import MatrixPanel, Op, Panel, fmt, matrix_rows, shape_title
+from assignment.viz._plots import MatrixPanel, Op, Panel, fmt, matrix_rows, shape_title, shape_note
 
 __all__ = ["ReluForwardViz", "relu_forward"]
 
@@ -90,7 +90,7 @@ class ReluForwardViz(Visualizer):
                 self.output = np.asarray(checked.value, dtype=float)
                 self.differs = ~np.isfinite(self.output)
             else:
-                self._out_message = {"none": "returned None", "shape": f"your shape {np.shape(checked.value)}"}.get(
+                self._out_message = {"none": "returned None", "shape": shape_note(np.shape(checked.value), self.x.shape)}.get(
                     checked.kind, "unusable result")
             return
         self.output = checked.value

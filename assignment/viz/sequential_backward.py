@@ -15,9 +15,9 @@ from assignment.viz._base import Message, Stepper, Visualizer, guarded, level_of
 from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
 from assignment.viz._fd import central_differences, compare
-from assignment.viz._plots import HIGHLIGHT, MUTED, SECOND, MatrixPanel, Op, Panel, matrix_rows, shape_title
+from assignment.viz._plots import HIGHLIGHT, MUTED, SECOND, MatrixPanel, Op, Panel, matrix_rows, shape_title, shape_note
 from assignment.viz._standins import ProbeLoss, standin_layers
-from assignment.viz.sequential_forward import STANDINS, YOURS, layer_name, student_layers
+from assignment.viz.sequential_forward import STANDINS, YOURS, layer_name, role_names, student_layers
 
 __all__ = ["SequentialBackwardViz", "sequential_backward"]
 
@@ -85,7 +85,8 @@ class SequentialBackwardViz(Visualizer):
         ready = all(g is not None for g in yours.grads) and bool(yours.grads)
         default = YOURS if ready else STANDINS
         if not ready:
-            reason = next((m.text for m in yours.messages if m.level in ("error", "todo")), "they are not ready")
+            reason = next((_safe.clause(m.text) for m in yours.messages if m.level in ("error", "todo")),
+                          "they are not ready")
             self.runs[STANDINS].messages.insert(0, Message(
                 "info", f"Your layers cannot run backward yet ({reason}) so the pipeline uses stand-in layers "
                 "(Double, AddOne, FirstColumns) and a probe loss to show your Sequential on its own."))
@@ -135,7 +136,8 @@ class SequentialBackwardViz(Visualizer):
                 r.stages = [self.x] + [None] * depth
                 r.returned_note = "no layers"
                 return r
-        r.names = [layer_name(layer) for layer in chain.value]
+        roles = role_names(chain.value, mode)
+        r.names = [layer_name(layer, role) for layer, role in zip(chain.value, roles)]
 
         # 1. forward, then backward, one layer at a time (what Sequential should do)
         r.stages = [self.x]
@@ -144,7 +146,7 @@ class SequentialBackwardViz(Visualizer):
             if previous is None:
                 r.stages.append(None)
                 continue
-            label = f"{type(layer).__name__}.forward (layer {k + 1})"
+            label = f"{roles[k]}.forward (layer {k + 1})"
             out = _safe.call(label, _safe.method(layer, "forward"), previous.copy())
             if out.ok:
                 out = _safe.check_array(out.value, label, r.shapes[k + 1])
@@ -159,7 +161,7 @@ class SequentialBackwardViz(Visualizer):
                 current = step
                 for k in range(depth, 0, -1):
                     layer = chain.value[k - 1]
-                    label = f"{type(layer).__name__}.backward (layer {k})"
+                    label = f"{roles[k - 1]}.backward (layer {k})"
                     back = _safe.call(label, _safe.method(layer, "backward"), current.copy())
                     if back.ok:
                         back = _safe.check_array(back.value, label, r.shapes[k - 1])
@@ -178,13 +180,14 @@ class SequentialBackwardViz(Visualizer):
         return r
 
     def _loss_backward(self, loss, logits: np.ndarray, r: BackwardRun) -> np.ndarray | None:
-        forward = _safe.call(f"{type(loss).__name__}.forward", _safe.method(loss, "forward"), logits.copy(),
+        name = "CrossEntropyLoss" if r.mode == YOURS else "ProbeLoss"
+        forward = _safe.call(f"{name}.forward", _safe.method(loss, "forward"), logits.copy(),
                              self.labels.copy())
         if not forward.ok and forward.kind != _safe.NOT_IMPLEMENTED:
             r.messages.append(Message(level_of(forward.kind), forward.message, forward.kind))
-        back = _safe.call(f"{type(loss).__name__}.backward", _safe.method(loss, "backward"))
+        back = _safe.call(f"{name}.backward", _safe.method(loss, "backward"))
         if back.ok:
-            back = _safe.check_array(back.value, f"{type(loss).__name__}.backward", logits.shape)
+            back = _safe.check_array(back.value, f"{name}.backward", logits.shape)
         if not back.ok:
             r.messages.append(Message(level_of(back.kind), back.message, back.kind))
             r.grad_notes[-1] = "failed"
@@ -205,7 +208,7 @@ class SequentialBackwardViz(Visualizer):
             out = _safe.check_array(out.value, "Sequential.forward", r.shapes[-1])
         if not out.ok:
             # Not this question: run the layers by hand so that each one stores its input.
-            r.messages.append(Message("info", "Your Sequential.forward is not usable (" + out.message +
+            r.messages.append(Message("info", "Your Sequential.forward is not usable (" + _safe.clause(out.message) +
                                       ") so the layers were run one by one before Sequential.backward."))
             value = self.x.copy()
             for layer in layers.value:
@@ -226,7 +229,7 @@ class SequentialBackwardViz(Visualizer):
             r.returned_note = {"not_implemented": "not implemented yet", "none": "returned None"}.get(result.kind,
                                                                                                        "failed")
             if result.kind == _safe.SHAPE:
-                r.returned_note = f"your shape {tuple(np.shape(result.value))}\nexpected {self.x.shape}"
+                r.returned_note = shape_note(np.shape(result.value), self.x.shape)
             return
         r.returned = np.asarray(result.value, dtype=float)
         chained = r.grads[0]
@@ -267,7 +270,7 @@ class SequentialBackwardViz(Visualizer):
                 value = np.asarray(layer.forward(value), dtype=float)
             checked = _safe.check_number(loss.value.forward(value, self.labels.copy()), "loss", what="a number")
             if not checked.ok:
-                raise ValueError(checked.message)
+                raise _safe.Unusable(checked)
             return checked.value
 
         outcome = _safe.call("the forward pass (for the finite differences)", central_differences, network_loss, x)

@@ -12,11 +12,12 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Message, Stepper, Visualizer, guarded, level_of, safely, text_block
 from assignment.viz._data import tenths
-from assignment.viz._plots import HIGHLIGHT, SECOND, MatrixPanel, Op, Panel, matrix_rows, shape_title
+from assignment.viz._plots import HIGHLIGHT, SECOND, MatrixPanel, Op, Panel, matrix_rows, shape_title, shape_note
 from assignment.viz._standins import standin_layers
 from assignment.viz.linear_forward import build_linear
 
-__all__ = ["SequentialForwardViz", "sequential_forward", "YOURS", "STANDINS"]
+__all__ = ["SequentialForwardViz", "sequential_forward", "YOURS", "STANDINS", "layer_name", "role_names",
+           "student_layers"]
 
 YOURS = "your Linear and ReLU"
 STANDINS = "stand-in layers"
@@ -39,9 +40,16 @@ def student_layers(nn, params: list[tuple[np.ndarray, np.ndarray]]) -> _safe.Out
     return _safe.Outcome(True, layers)
 
 
-def layer_name(layer) -> str:
+def role_names(layers: list, mode: str) -> list[str]:
+    """What each layer is: Linear, ReLU, ... (for the student's layers, whatever their classes are called)."""
+    if mode == YOURS:
+        return ["Linear" if k % 2 == 0 else "ReLU" for k in range(len(layers))]
+    return [type(layer).__name__ for layer in layers]
+
+
+def layer_name(layer, role: str | None = None) -> str:
     """'Linear(3, 4)', 'ReLU', 'Double' ... without trusting the student's __repr__."""
-    kind = type(layer).__name__
+    kind = role or type(layer).__name__
     weight = _safe.attribute(layer, "weight")
     if kind == "Linear" and isinstance(weight, np.ndarray) and weight.ndim == 2:
         return f"Linear({weight.shape[0]}, {weight.shape[1]})"
@@ -100,7 +108,8 @@ class SequentialForwardViz(Visualizer):
         layers_ready = all(s is not None for s in yours.stages) and len(yours.stages) == len(yours.shapes)
         default = YOURS if layers_ready else STANDINS
         if not layers_ready:
-            reason = next((m.text for m in yours.messages if m.level in ("error", "todo")), "they are not ready")
+            reason = next((_safe.clause(m.text) for m in yours.messages if m.level in ("error", "todo")),
+                          "they are not ready")
             standins.messages.insert(0, Message(
                 "info", f"Your layers cannot run yet ({reason}) so the pipeline uses stand-in layers "
                 "(Double, AddOne, FirstColumns) to show your Sequential on its own."))
@@ -140,11 +149,12 @@ class SequentialForwardViz(Visualizer):
             p.stages += [None] * (len(p.shapes) - 1)
             p.stage_notes += ["no layer"] * (len(p.shapes) - 1)
             return p
-        p.names = [layer_name(layer) for layer in chain.value]
+        roles = role_names(chain.value, mode)
+        p.names = [layer_name(layer, role) for layer, role in zip(chain.value, roles)]
         # 1. the layers called one by one
         current = p.stages[0]
         for k, layer in enumerate(chain.value):
-            label = f"{type(layer).__name__}.forward (layer {k + 1})"
+            label = f"{roles[k]}.forward (layer {k + 1})"
             if current is None:
                 p.stages.append(None)
                 p.stage_notes.append("not reached")
@@ -174,7 +184,7 @@ class SequentialForwardViz(Visualizer):
             p.output_note = ("not implemented yet" if result.kind == _safe.NOT_IMPLEMENTED else
                              "returned None" if result.kind == _safe.NONE else "failed")
             if result.kind == _safe.SHAPE:
-                p.output_note = f"your shape {tuple(result.value.shape)}\nexpected {final_shape}"
+                p.output_note = shape_note(result.value.shape, final_shape)
             return p
         p.output = result.value
         last = p.stages[-1]

@@ -267,7 +267,7 @@ class SgdStepViz(Visualizer):
                     "(the sign of the step).", _safe.MISMATCH)
         if np.allclose(ratio, 0, atol=1e-9):
             return ("error", f"{key}: SGD.step did not change it. Is the new value stored back in the layer "
-                    "(layer.weight = ..., not a local variable)?", _safe.MISMATCH)
+                    f"(layer.{key} = ..., not a local variable)?", _safe.MISMATCH)
         if np.allclose(ratio, 1, rtol=2e-3):
             return "error", f"{key}: moved by the whole gradient: the learning rate is not used.", _safe.MISMATCH
         first = tuple(int(i) for i in np.argwhere(wrong)[0])

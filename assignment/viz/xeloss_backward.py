@@ -101,7 +101,7 @@ class XelossBackwardViz(GradientViz):
             checked = _safe.check_number(forward(logits.copy(), self.labels.copy()), "CrossEntropyLoss.forward",
                                          what="one number")
             if not checked.ok:
-                raise ValueError(checked.message)
+                raise _safe.Unusable(checked)
             return checked.value
 
         outcome = _safe.call("CrossEntropyLoss.forward (for the finite differences)", central_differences, yours, logits)
@@ -110,7 +110,7 @@ class XelossBackwardViz(GradientViz):
             def definition() -> float:
                 result = target_log_probs(nn, logits, self.labels)
                 if not result.ok:
-                    raise ValueError(result.message)
+                    raise _safe.Unusable(result)
                 return float(np.mean(result.value[1]))
 
             fallback = _safe.call("nn.softmax (given)", central_differences, definition, logits)

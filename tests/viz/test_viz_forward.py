@@ -1,0 +1,238 @@
+"""The forward visualizers (questions 1.1 to 1.4) on the reference mytorch and on faulty variants."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from assignment import viz
+from conftest import is_png
+from mytorch import nn as ref_nn
+
+
+def with_class(**classes):
+    """The reference nn module with some classes replaced."""
+    names = ("Linear", "ReLU", "Sequential", "CrossEntropyLoss", "softmax")
+    module = {name: getattr(ref_nn, name) for name in names}
+    module.update(classes)
+    return types.SimpleNamespace(**module)
+
+
+# -- Linear.forward ------------------------------------------------------------------------------
+
+def test_linear_forward_reference_is_ok_and_shows_the_students_output(ref):
+    nn, _ = ref
+    w = viz.linear_forward(nn)
+    assert w.state == "ok", w.status_text
+    assert "all 6 entries" in w.status_text
+    layer = nn.Linear(4, 2)
+    layer.weight, layer.bias = w.weight, w.bias
+    np.testing.assert_allclose(w.output, layer.forward(w.x), rtol=1e-6)
+    assert w.output.dtype == np.float32
+    assert not w.differs.any()
+    assert is_png(w.image.value)
+
+
+def test_linear_forward_stepper_highlights_row_column_and_bias(ref):
+    nn, _ = ref
+    w = viz.linear_forward(nn)
+    assert w.entry == (0, 0)
+    first_png = w.image.value
+    w.stepper.next_button.click()
+    assert w.entry == (0, 1)
+    assert w.highlight == {"X_row": 0, "W_col": 1, "b_col": 1, "Out_cell": (0, 1)}
+    assert w.image.value != first_png  # the outline moved
+    w.stepper.next_button.click()
+    assert w.entry == (1, 0)
+    # the outline rectangles sit on row 1 of X and on column 0 of W
+    x_rect = w.panels["X"]._outlines["step"]
+    assert x_rect.get_visible() and x_rect.get_y() == pytest.approx(0.5) and x_rect.get_height() == 1
+    w_rect = w.panels["W"]._outlines["step"]
+    assert w_rect.get_x() == pytest.approx(-0.5) and w_rect.get_width() == 1
+    # the arithmetic uses the student's value
+    assert f"{w.output[1, 0]:.4f}" in w.arithmetic_text
+    assert "✔ same" in w.arithmetic_text
+    w.stepper.prev_button.click()
+    assert w.entry == (0, 1)
+    w.stepper.reset_button.click()
+    assert w.entry == (0, 0)
+
+
+def test_linear_forward_play_is_linked_to_the_slider(ref):
+    nn, _ = ref
+    w = viz.linear_forward(nn)
+    w.stepper.play.value = 5
+    assert w.stepper.slider.value == 5
+    assert w.entry == (2, 1)
+    w.stepper.slider.value = 2
+    assert w.stepper.play.value == 2
+    w.stepper.next_button.click()
+    w.stepper.next_button.click()
+    w.stepper.next_button.click()
+    w.stepper.next_button.click()
+    assert w.entry == (0, 0)  # wraps around after the 6th entry
+
+
+def test_linear_forward_flags_the_entries_that_differ():
+    class Off(ref_nn.Linear):
+        def forward(self, x):
+            out = ref_nn.Linear.forward(self, x).copy()
+            out[1, 0] += 1
+            return out
+
+    w = viz.linear_forward(with_class(Linear=Off))
+    assert w.state == "mismatch"
+    assert "1 of 6 entries" in w.status_text and "(1, 0)" in w.status_text
+    assert w.differs.tolist() == [[False, False], [True, False], [False, False]]
+    assert w.panels["Out"]._marks[(1, 0)].get_visible()
+    w.stepper.slider.value = 2
+    assert "✘ differs" in w.arithmetic_text
+
+
+def test_linear_forward_other_sizes(ref):
+    nn, _ = ref
+    w = viz.linear_forward(nn, batch_size=2, in_features=3, out_features=4, seed=3)
+    assert w.state == "ok"
+    assert w.stepper.count == 8
+
+
+# -- ReLU.forward ----------------------------------------------------------------------------------
+
+def test_relu_forward_shows_mask_and_output(ref):
+    nn, _ = ref
+    w = viz.relu_forward(nn)
+    assert w.state == "ok", w.status_text
+    assert (w.x == 0).sum() == 1  # the kink is in the picture
+    np.testing.assert_array_equal(w.output, np.maximum(w.x, 0))
+    np.testing.assert_array_equal(w.mask, (w.x > 0).astype(np.float32))
+    w.stepper.slider.value = 5
+    assert w.entry == (1, 1)
+    assert all(w.highlight[key] == (1, 1) for key in w.highlight)
+    assert "max(0, 0) = 0" in w.arithmetic_text
+
+
+def test_relu_forward_warns_about_changing_the_input_in_place():
+    class InPlace(ref_nn.ReLU):
+        def forward(self, x):
+            self.x = x
+            x[x < 0] = 0
+            return x
+
+    w = viz.relu_forward(with_class(ReLU=InPlace))
+    assert w.state == "ok"
+    assert "in place" in w.status_text
+
+
+# -- Sequential.forward --------------------------------------------------------------------------
+
+def test_sequential_forward_reference_matches_the_chain(ref):
+    nn, _ = ref
+    w = viz.sequential_forward(nn)
+    assert w.state == "ok", w.status_text
+    assert w.mode_buttons.value == "your Linear and ReLU"
+    p = w.pipeline
+    assert [s.shape for s in p.stages] == [(2, 3), (2, 4), (2, 4), (2, 2)]
+    np.testing.assert_allclose(p.output, p.stages[-1])
+    w.stepper.next_button.click()
+    assert w.highlight == {"input": "s0", "current": "s1"}
+    assert "Linear(3, 4)" in w.arithmetic_text and "(2, 3)" in w.arithmetic_text
+    w.stepper.slider.value = 4
+    assert w.highlight["current"] == "seq"
+    w.mode_buttons.value = "stand-in layers"
+    assert w.pipeline.names == ["Double", "AddOne", "FirstColumns(2)"]
+    np.testing.assert_allclose(w.pipeline.output, (2 * w.x + 1)[:, :2])
+    assert w.state == "ok"
+    assert w.stage == 0
+
+
+def test_sequential_forward_that_stops_early_is_diagnosed():
+    class Early(ref_nn.Sequential):
+        def forward(self, x):
+            return self.layers[0].forward(x)
+
+    w = viz.sequential_forward(with_class(Sequential=Early))
+    assert w.state == "shape"
+    assert "output of layer 1" in w.status_text
+
+
+def test_sequential_forward_with_unfinished_layers_uses_stand_ins():
+    class Todo(ref_nn.Linear):
+        def forward(self, x):
+            raise NotImplementedError
+
+    w = viz.sequential_forward(with_class(Linear=Todo))
+    assert w.mode_buttons.value == "stand-in layers"
+    assert w.state == "ok", w.status_text  # the student's Sequential itself is right
+    assert "stand-in" in w.status_text
+    w.mode_buttons.value = "your Linear and ReLU"
+    assert w.state == "not_implemented"
+    assert "Linear.forward (layer 1) is not implemented yet" in w.status_text
+
+
+# -- CrossEntropyLoss.forward ------------------------------------------------------------------------
+
+def reference_loss(logits, labels):
+    return ref_nn.CrossEntropyLoss().forward(logits, labels)
+
+
+def test_xeloss_forward_slider_moves_the_students_loss(ref):
+    nn, _ = ref
+    w = viz.xeloss_forward(nn)
+    assert w.state == "ok", w.status_text
+    before = w.loss_value
+    assert before == pytest.approx(reference_loss(w.logits, w.labels))
+    assert f"{before:.4f}" in w.loss_text
+    w.logit_slider.value = 3.0
+    assert w.logits[0, int(w.labels[0])] == pytest.approx(3.0)
+    assert w.loss_value != before
+    assert w.loss_value == pytest.approx(reference_loss(w.logits, w.labels))
+    assert f"{w.loss_value:.4f}" in w.loss_text
+    assert w.definition_value == pytest.approx(w.loss_value, rel=1e-5)
+    # raising the target's logit lowers the loss; raising another class's raises it
+    assert w.loss_value < before
+    w.stepper.next_button.click()
+    assert w.row == 1 and w.class_select.value == int(w.labels[1])
+    other = (int(w.labels[1]) + 1) % 4
+    w.class_select.value = other
+    middle = w.loss_value
+    w.logit_slider.value = 4.0
+    assert w.loss_value > middle
+    w.reset_button.click()
+    np.testing.assert_array_equal(w.logits, w.initial_logits)
+    assert w.loss_value == pytest.approx(before)
+
+
+def test_xeloss_forward_curve_is_the_students_loss(ref):
+    nn, _ = ref
+    w = viz.xeloss_forward(nn)
+    row, cls = w.row, int(w.class_select.value)
+    trial = w.logits.copy()
+    trial[row, cls] = w.curve_x[7]
+    assert w.curve_yours[7] == pytest.approx(reference_loss(trial, w.labels))
+    np.testing.assert_allclose(w.curve_yours, w.curve_definition, rtol=1e-5)
+
+
+def test_xeloss_forward_without_the_mean_is_diagnosed():
+    class Summed(ref_nn.CrossEntropyLoss):
+        def forward(self, logits, labels):
+            return ref_nn.CrossEntropyLoss.forward(self, logits, labels) * len(labels)
+
+    w = viz.xeloss_forward(with_class(CrossEntropyLoss=Summed))
+    assert w.state == "mismatch"
+    assert "division by N" in w.status_text
+    assert "✘ differs" in w.loss_text
+
+
+def test_xeloss_forward_per_example_losses_are_a_shape_problem():
+    class PerRow(ref_nn.CrossEntropyLoss):
+        def forward(self, logits, labels):
+            value = ref_nn.CrossEntropyLoss.forward(self, logits, labels)
+            return np.full(len(labels), value)
+
+    w = viz.xeloss_forward(with_class(CrossEntropyLoss=PerRow))
+    assert w.state == "shape"
+    assert "shaped (3,)" in w.status_text
+    w.logit_slider.value = 1.0  # still no exception
+    assert w.loss_value is None
