@@ -123,3 +123,44 @@ def nbgrader(course: Path, *args: str, timeout: float = 300) -> subprocess.Compl
 def copy_tree(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     return target
+
+
+_imported = iter(range(10**9))
+
+
+def import_student_package(mytorch_dir: Path, scratch: Path):
+    """Import a student's ``mytorch/`` folder under a fresh package name; return its (nn, optim).
+
+    The files are copied to ``scratch`` with their ``mytorch`` imports renamed,
+    so that several students (and the reference) can be loaded side by side.
+    """
+    import importlib
+
+    package = f"student_mytorch_{next(_imported)}"
+    target = scratch / package
+    target.mkdir(parents=True)
+    for path in mytorch_dir.glob("*.py"):
+        text = re.sub(r"^(\s*)(from|import) mytorch\b", rf"\1\2 {package}", path.read_text(encoding="utf-8"), flags=re.M)
+        (target / path.name).write_text(text, encoding="utf-8")
+    if str(scratch) not in sys.path:
+        sys.path.insert(0, str(scratch))
+    importlib.invalidate_caches()
+    module = importlib.import_module(package)
+    return importlib.import_module(f"{package}.nn"), importlib.import_module(f"{package}.optim")
+
+
+def evaluate(nn, optim, tc: TestCase) -> list[str]:
+    """The problems test ``tc`` finds in the given modules, worded as run_test words them."""
+    import copy
+
+    from assignment.checks import student_error
+    from assignment.questions import question
+    from assignment.questions._compare import revealing
+
+    q = question(tc.key)
+    try:
+        outputs = q.run(nn, optim, copy.deepcopy(tc.case))
+    except Exception as error:
+        return [student_error(error, q.INFO.method)]
+    with revealing(not tc.hidden):
+        return q.check(tc.case, outputs)

@@ -32,10 +32,9 @@ from pathlib import Path
 
 import pytest
 
-from assignment.checks import run_test, student_error
+from assignment.checks import run_test
 from assignment.questions import KEYS, question
-from assignment.questions._compare import revealing
-from course_tools import REFERENCE, test_cases
+from course_tools import REFERENCE, evaluate, test_cases
 
 CASES = test_cases()
 BY_KEY: dict[str, list] = defaultdict(list)
@@ -364,17 +363,6 @@ def load_variant(folder: Path, bugs: list[Bug]):
     importlib.invalidate_caches()
     module = importlib.import_module(package)
     return module.nn, module.optim
-
-
-def evaluate(nn, optim, tc) -> list[str]:
-    """The problems test ``tc`` finds in the given modules, as run_test would report them."""
-    q = question(tc.key)
-    try:
-        outputs = q.run(nn, optim, copy.deepcopy(tc.case))
-    except Exception as error:
-        return [student_error(error, q.INFO.method)]
-    with revealing(not tc.hidden):
-        return q.check(tc.case, outputs)
 
 
 def test_the_harness_reproduces_the_reference(variant_dir):

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import nbformat
 import pytest
 
 from assignment.questions import KEYS, question
-from assignment.release import leaks, stubs
+from assignment.release import leaks
 from assignment.release.stubs import StubError, derive_stub, write_student_package
 from course_tools import ASSIGNMENT, REFERENCE, RELEASE, ROOT, SOURCE, copy_tree, hidden_lines, nbgrader, scratch_course
 
