@@ -56,13 +56,26 @@ def prepare(workdir: Path, assignment: str = "mlp", release: Path | None = None,
         {"disabledExtensions": {plugin: True for plugin in INSTRUCTOR_LAB_PLUGINS}}, indent=2))
     (config / "jupyter_server_config.json").write_text(json.dumps(
         {"ServerApp": {"jpserver_extensions": SERVER_EXTENSIONS}}, indent=2))
+    # No "get news?" prompt on a student's first start.
+    write_user_setting(workdir, "@jupyterlab/apputils-extension", "notification", {"fetchNews": "false"})
     return copy
+
+
+def write_user_setting(workdir: Path, extension: str, plugin: str, values: dict) -> None:
+    """Set JupyterLab user settings of the student-mode server (merged with what is there)."""
+    path = workdir / ".jupyter" / "lab" / "user-settings" / extension / f"{plugin}.jupyterlab-settings"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.update(values)
+    path.write_text(json.dumps(current, indent=2))
 
 
 def lab_environment(workdir: Path) -> dict[str, str]:
     """Environment for the student's server: its own config dir, no path to the reference."""
     env = dict(os.environ)
     env["JUPYTER_CONFIG_DIR"] = str(workdir / ".jupyter")
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(workdir / ".jupyter" / "lab" / "user-settings")
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(workdir / ".jupyter" / "lab" / "workspaces")
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.pop("PYTHONPATH", None)
     return env

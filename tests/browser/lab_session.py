@@ -1,0 +1,113 @@
+"""A real JupyterLab server in student mode and a real Chromium driving it.
+
+Shared by the browser tests: start the server on a free loopback port with a
+token, open notebooks, run all cells through JupyterLab's own command, wait
+for the kernel, and read back what a person would see.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import subprocess
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from assignment import student_lab
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def jupyterlab(workdir: Path, release: Path) -> Iterator[tuple[str, str]]:
+    """Start student-mode JupyterLab on a working copy of ``release``; yield (base url, token)."""
+    root = student_lab.prepare(workdir, release=release)
+    page_config = workdir / ".jupyter" / "labconfig" / "page_config.json"
+    config = json.loads(page_config.read_text())
+    config["exposeAppInBrowser"] = True  # lets the test call JupyterLab's commands, as menus do
+    page_config.write_text(json.dumps(config))
+    # Render every cell (no windowing), so that what is counted is all there.
+    student_lab.write_user_setting(workdir, "@jupyterlab/notebook-extension", "tracker", {"windowingMode": "none"})
+    port, token = free_port(), secrets.token_hex(16)
+    log = open(workdir / "jupyterlab.log", "wb")
+    process = subprocess.Popen(
+        student_lab.lab_command(root, port, token=token, open_browser=False)
+        + ["--LabApp.expose_app_in_browser=True", "--ServerApp.disable_check_xsrf=True"],
+        cwd=root, env=student_lab.lab_environment(workdir), stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"JupyterLab did not start: {(workdir / 'jupyterlab.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield base, token
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def server_extensions(base: str, token: str) -> dict:
+    """What the running server says about its extensions (for the student-mode check)."""
+    with urllib.request.urlopen(f"{base}/api/me?token={token}", timeout=5) as response:
+        return json.loads(response.read())
+
+
+def run_all(page, base: str, token: str, notebook: str, timeout_s: float = 180) -> None:
+    """Open ``notebook``, run all its cells with JupyterLab's command, wait until every cell ran."""
+    page.goto(f"{base}/lab/tree/{notebook}?token={token}&reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+        " && window.jupyterapp.shell.currentWidget.sessionContext"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.connectionStatus === 'connected'",
+        timeout=90_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # Every code cell shows an execution count when it has run; none may still show [*].
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+            if (prompts.length === 0) return false;
+            const done = prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+            const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+            return done && kernel.status === 'idle';
+        }""", timeout=timeout_s * 1000, polling=500)
+    page.wait_for_timeout(1500)  # let widget views finish rendering their images
+
+
+def visible_state(page) -> dict:
+    """What a person sees: widget views, images inside them, error and stderr outputs."""
+    return page.evaluate("""() => ({
+        widgets: document.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length,
+        widget_outputs: [...document.querySelectorAll('.jp-OutputArea-output')].filter(e => e.querySelector(':scope > .jupyter-widgets')).length,
+        widget_images: [...document.querySelectorAll('.jupyter-widgets.widget-image')].filter(i => i.naturalWidth > 0).length,
+        images: [...document.querySelectorAll('.jp-OutputArea-output img')].filter(i => i.naturalWidth > 0).length,
+        errors: [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')].map(e => e.textContent.slice(0, 300)),
+        stderr: [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')].map(e => e.textContent.slice(0, 300)),
+        passed: [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stdout"]')].filter(e => e.textContent.includes('Passed.')).length,
+        formgrader: !!document.querySelector('[title="Formgrader"], #formgrader'),
+    })""")
