@@ -35,19 +35,28 @@ def grade_table(course: Path, assignment: str, db_url: str | None = None) -> dic
     return table
 
 
+def _short(key: str) -> str:
+    from assignment.questions import question
+
+    return "train" if key == "training_accuracy" else question(key).INFO.number
+
+
 def format_table(table: dict[str, dict[str, tuple[float, float]]]) -> str:
-    """A plain-text table: one row per student, one column per question, then the total."""
+    """A plain-text table: one row per student, one column per question (by number), then the total."""
     keys = [k for k in KEYS + EXTRA if any(k in row for row in table.values())]
     width = max([len("student")] + [len(s) for s in table])
-    header = f"{'student':<{width}}  " + "  ".join(f"{k:>{max(len(k), 5)}}" for k in keys) + "  total"
+    cell = 5
+    header = f"{'student':<{width}}  " + "  ".join(f"{_short(k):>{cell}}" for k in keys) + "   total"
     lines = [header, "-" * len(header)]
     for student in sorted(table):
         row = table[student]
         cells = []
         for k in keys:
             score, maximum = row.get(k, (0.0, 0.0))
-            cells.append(f"{f'{score:g}/{maximum:g}':>{max(len(k), 5)}}")
+            cells.append(f"{f'{score:g}/{maximum:g}':>{cell}}")
         total = sum(s for s, _ in row.values())
         maximum = sum(m for _, m in row.values())
-        lines.append(f"{student:<{width}}  " + "  ".join(cells) + f"  {total:g}/{maximum:g}")
+        lines.append(f"{student:<{width}}  " + "  ".join(cells) + f"  {f'{total:g}/{maximum:g}':>6}")
+    legend = ", ".join(f"{_short(k)} {k}" for k in keys)
+    lines.append(f"\ncolumns: {legend}")
     return "\n".join(lines)
