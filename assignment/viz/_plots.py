@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import findfont, get_font
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
+from matplotlib.transforms import offset_copy
 from PIL import Image
 
 __all__ = [
@@ -306,6 +307,8 @@ class MatrixPanel:
         limits: tuple[float, float] | None = None,
         symmetric: bool = True,
         title_color: str = "black",
+        row_labels: bool = True,
+        col_labels: bool = True,
     ) -> None:
         self.layered = layered
         self.ax = ax
@@ -320,12 +323,20 @@ class MatrixPanel:
         self.image = layered.value(ax.imshow(image, cmap=colours, interpolation="nearest", aspect="auto"))
         ax.set_xlim(-0.5, c - 0.5)
         ax.set_ylim(r - 0.5, -0.5)
-        ax.set_xticks(range(c))
-        ax.set_yticks(range(r))
-        ax.tick_params(length=0, labelsize=6.5, colors=MUTED, pad=2)
-        for spine in ax.spines.values():
-            spine.set_color("#bbbbbb")
-        self.title = ax.set_title(title, fontsize=8.5, color=title_color, pad=4, linespacing=1.15)
+        # No matplotlib axis machinery (ticks are slow to build): a frame, indices and title as plain artists.
+        ax.set_axis_off()
+        ax.add_patch(Rectangle((-0.5, -0.5), c, r, fill=False, ec="#bbbbbb", lw=0.8, clip_on=False))
+        def shifted(dx: float, dy: float):
+            return offset_copy(ax.transData, fig=ax.figure, x=dx, y=dy, units="points")
+
+        if row_labels:
+            for i in range(r):
+                ax.text(-0.5, i, str(i), ha="right", va="center", fontsize=6.5, color=MUTED, transform=shifted(-3, 0))
+        if col_labels:
+            for j in range(c):
+                ax.text(j, r - 0.5, str(j), ha="center", va="top", fontsize=6.5, color=MUTED, transform=shifted(0, -2))
+        self.title = ax.text((c - 1) / 2, -0.5, title, ha="center", va="bottom", fontsize=8.5, transform=shifted(0, 3),
+                             color=title_color, linespacing=1.15)
         self.annotate = annotate and r * c <= 120
         self.texts = []
         if self.annotate:

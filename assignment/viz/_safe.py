@@ -359,6 +359,7 @@ def check_number(value: Any, label: str, *, what: str = "one number") -> Outcome
         return Outcome(False, None, TYPE, f"{label} returned a {type(value).__name__}; expected {what}.")
     number = float(value)
     if not np.isfinite(number):
-        return Outcome(False, number, NAN, f"{label} returned {number}.")
+        what = "NaN (not a number)" if np.isnan(number) else "an infinite value"
+        return Outcome(False, number, NAN, f"{label} returned {what}.")
     return Outcome(True, number, OK, "", notes)
 

@@ -225,7 +225,13 @@ class SequentialBackwardViz(Visualizer):
             result = _safe.check_array(result.value, "Sequential.backward", self.x.shape,
                                        shape_hint="the input X's shape")
         if not result.ok:
-            r.messages.append(Message(level_of(result.kind), result.message, result.kind))
+            message = result.message
+            if result.kind == _safe.SHAPE:
+                for k, grad in enumerate(r.grads[1:], start=1):
+                    if grad is not None and grad.shape == np.shape(result.value) and np.allclose(grad, result.value):
+                        message += f" It equals the gradient of layer {k}'s output: is layer {k} skipped?"
+                        break
+            r.messages.append(Message(level_of(result.kind), message, result.kind))
             r.returned_note = {"not_implemented": "not implemented yet", "none": "returned None"}.get(result.kind,
                                                                                                        "failed")
             if result.kind == _safe.SHAPE:
@@ -257,6 +263,16 @@ class SequentialBackwardViz(Visualizer):
                         f"{attribute} than its own backward gives: was every layer's backward called once, "
                         "with the gradient from the layer after it?", _safe.MISMATCH))
                     break
+
+    @staticmethod
+    def _diagnose(r: BackwardRun) -> str:
+        wrong = int(r.differs.sum())
+        text = (f"Sequential.backward returned a gradient that differs in {wrong} of {r.differs.size} entries from "
+                "calling the loss's and the layers' backward one by one (outlined in red).")
+        for k, grad in enumerate(r.grads[1:], start=1):
+            if grad is not None and grad.shape == r.returned.shape and np.allclose(grad, r.returned):
+                return text + f" It equals the gradient of layer {k}'s output: is layer {k} (or one before it) skipped?"
+        return text + " Is every layer's backward called once, last layer first, each with the previous result?"
 
     def _estimate(self, nn, mode: str, r: BackwardRun) -> None:
         layers, loss = self._layers(nn, mode), self._loss(nn, mode)

@@ -86,15 +86,12 @@ class XelossForwardViz(Visualizer):
             "P": MatrixPanel(f, axes["P"], (n, c), shape_title("P = softmax(I)", (n, c)), cmap="Purples",
                              limits=(0, 1.25)),
             "nll": MatrixPanel(f, axes["nll"], (n, 1), "−log p\n" + str((n,)), cmap="Oranges", symmetric=False,
-                               limits=(0, 5)),
+                               limits=(0, 5), col_labels=False),
             "mean": MatrixPanel(f, axes["mean"], (1, 1), "mean\n(definition)", cmap="Oranges", limits=(0, 5),
-                                digits=3),
+                                digits=3, row_labels=False, col_labels=False),
             "yours": MatrixPanel(f, axes["yours"], (1, 1), "your\nforward", cmap="Oranges", limits=(0, 5),
-                                 digits=3),
+                                 digits=3, row_labels=False, col_labels=False),
         }
-        for name in ("nll", "mean", "yours"):
-            self.panels[name].ax.set_xticks([])
-        self.panels["nll"].ax.set_yticks(range(n))
         target_mask = np.zeros((n, c), dtype=bool)
         target_mask[np.arange(n), self.labels] = True
         self.panels["I"].mark(target_mask, TARGET)

@@ -1,0 +1,214 @@
+"""The backward visualizers (questions 2.1 to 2.4): finite differences of the student's own
+forward against the student's gradients, on the reference mytorch and on faulty variants."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from assignment import viz
+from conftest import is_png
+from mytorch import nn as ref_nn
+
+
+def with_class(**classes):
+    names = ("Linear", "ReLU", "Sequential", "CrossEntropyLoss", "softmax")
+    module = {name: getattr(ref_nn, name) for name in names}
+    module.update(classes)
+    return types.SimpleNamespace(**module)
+
+
+# -- CrossEntropyLoss.backward ---------------------------------------------------------------------
+
+def test_xeloss_backward_finite_differences_match_the_reference(ref):
+    nn, _ = ref
+    w = viz.xeloss_backward(nn)
+    assert w.state == "ok", w.status_text
+    c = w.comparisons["logits"]
+    loss = nn.CrossEntropyLoss()
+    loss.forward(w.logits, w.labels)
+    np.testing.assert_allclose(c.estimate, loss.backward(), atol=1e-6)
+    np.testing.assert_allclose(c.yours, loss.backward())
+    assert w.fd_source == "your forward"
+    assert "all 12 entries match" in w.status_text
+    assert is_png(w.image.value)
+
+
+def test_xeloss_backward_stepper_shows_the_arithmetic(ref):
+    nn, _ = ref
+    w = viz.xeloss_backward(nn)
+    w.stepper.slider.value = 6
+    assert w.entry == ("logits", (1, 2))
+    c = w.comparisons["logits"]
+    assert f"{c.estimate[1, 2]:.4f}" in w.arithmetic_text
+    assert f"{c.yours[1, 2]:.4f}" in w.arithmetic_text
+    assert "✔ matches" in w.arithmetic_text
+    assert all(panel._outlines["step"].get_visible() for panel in w.highlight["panels"])
+
+
+def test_xeloss_backward_without_the_division_by_n():
+    class NoMean(ref_nn.CrossEntropyLoss):
+        def backward(self):
+            return ref_nn.CrossEntropyLoss.backward(self) * len(self.logits)
+
+    w = viz.xeloss_backward(with_class(CrossEntropyLoss=NoMean))
+    assert w.state == "mismatch"
+    assert "12 of 12 entries differ" in w.status_text and "largest at" in w.status_text
+
+
+def test_xeloss_backward_uses_the_definition_when_forward_is_unfinished():
+    class NoForward(ref_nn.CrossEntropyLoss):
+        def forward(self, logits, labels):
+            ref_nn.CrossEntropyLoss.forward(self, logits, labels)  # stores logits and one-hot, like the stub's given part
+            raise NotImplementedError
+
+    w = viz.xeloss_backward(with_class(CrossEntropyLoss=NoForward))
+    assert w.fd_source == "the definition"
+    assert w.state == "ok", w.status_text
+    assert w.comparisons["logits"].ok
+
+
+# -- Linear.backward ---------------------------------------------------------------------------------
+
+def test_linear_backward_finite_differences_match_the_reference(ref):
+    nn, _ = ref
+    w = viz.linear_backward(nn)
+    assert w.state == "ok", w.status_text
+    layer = nn.Linear(4, 2)
+    layer.weight, layer.bias = w.weight.copy(), w.bias.copy()
+    layer.forward(w.x)
+    grad_x = layer.backward(w.g)
+    cs = w.comparisons
+    np.testing.assert_allclose(cs["weight"].estimate, layer.grad_weight, atol=1e-7)
+    np.testing.assert_allclose(cs["bias"].estimate, layer.grad_bias, atol=1e-7)
+    np.testing.assert_allclose(cs["input"].estimate, grad_x, atol=1e-7)
+    for name in ("weight", "bias", "input"):
+        assert cs[name].ok
+    assert "grad_weight: all 8 entries match" in w.status_text
+
+
+def test_linear_backward_target_buttons_change_what_the_stepper_walks(ref):
+    nn, _ = ref
+    w = viz.linear_backward(nn)
+    assert w.stepper.count == 8 and w.entry == ("weight", (0, 0))
+    w.stepper.next_button.click()
+    assert w.entry == ("weight", (0, 1))
+    w.target.value = "bias"
+    assert w.stepper.count == 2 and w.entry == ("bias", (0, 0))
+    assert w.stepper.slider.max == 1
+    w.target.value = "input"
+    assert w.stepper.count == 12
+    w.stepper.slider.value = 11
+    assert w.entry == ("input", (2, 3))
+    assert "∂L/∂X[2, 3]" in w.arithmetic_text
+    assert w.panels["X"]._outlines["step"].get_visible()
+    assert not w.panels["W"]._outlines["step"].get_visible()
+
+
+def test_linear_backward_flags_a_wrong_grad_weight():
+    class Twice(ref_nn.Linear):
+        def backward(self, grad):
+            out = ref_nn.Linear.backward(self, grad)
+            self.grad_weight = self.grad_weight * 2
+            return out
+
+    w = viz.linear_backward(with_class(Linear=Twice))
+    assert w.state == "mismatch"
+    c = w.comparisons["weight"]
+    assert c.differs.sum() == 8
+    assert "grad_weight: 8 of 8 entries differ from the finite differences" in w.status_text
+    assert "grad_bias: all 2 entries match" in w.status_text
+    assert w.panels["dW"]._marks[(0, 0)].get_visible()
+
+
+def test_linear_backward_wrong_shape_is_named():
+    class Transposed(ref_nn.Linear):
+        def backward(self, grad):
+            out = ref_nn.Linear.backward(self, grad)
+            self.grad_weight = self.grad_weight.T
+            return out
+
+    w = viz.linear_backward(with_class(Linear=Transposed))
+    assert w.state == "shape"
+    assert "Linear.grad_weight is shaped (2, 4); expected (4, 2)" in w.status_text
+
+
+# -- ReLU.backward -----------------------------------------------------------------------------------
+
+def test_relu_backward_matches_and_skips_the_kink(ref):
+    nn, _ = ref
+    w = viz.relu_backward(nn)
+    assert w.state == "ok", w.status_text
+    c = w.comparisons["input"]
+    assert c.skip.sum() == 1 and w.x[c.skip][0] == 0
+    assert "all 11 entries match" in w.status_text and "1 at a kink" in w.status_text
+    layer = nn.ReLU()
+    layer.forward(w.x)
+    expected = layer.backward(w.g)
+    np.testing.assert_allclose(c.estimate[~c.skip], expected[~c.skip], atol=1e-9)
+    w.stepper.slider.value = 5
+    assert "kink" in w.arithmetic_text
+
+
+def test_relu_backward_letting_the_gradient_through_at_zero_is_noted():
+    class AtZero(ref_nn.ReLU):
+        def backward(self, grad):
+            return grad * (self.x >= 0)
+
+    w = viz.relu_backward(with_class(ReLU=AtZero))
+    assert w.state == "ok"  # not a mismatch finite differences can judge...
+    assert "slope at 0 as 0" in w.status_text  # ...but the convention is pointed out
+
+
+# -- Sequential.backward -------------------------------------------------------------------------------
+
+def test_sequential_backward_reference(ref):
+    nn, _ = ref
+    w = viz.sequential_backward(nn)
+    assert w.state == "ok", w.status_text
+    r = w.run
+    assert [g.shape for g in r.grads] == [(2, 3), (2, 4), (2, 4), (2, 2)]
+    np.testing.assert_allclose(r.returned, r.grads[0])
+    np.testing.assert_allclose(r.estimate, r.returned, atol=1e-6)
+    assert not r.kinks.any()
+    w.stepper.next_button.click()
+    assert w.highlight == {"input": "g3", "current": "g2"}
+    assert "Linear(4, 2).backward" in w.arithmetic_text
+    w.stepper.slider.value = 4
+    assert w.highlight["current"] == "ret"
+    w.mode_buttons.value = "stand-in layers"
+    assert w.state == "ok", w.status_text
+    s = w.run
+    expected = np.zeros((2, 3))
+    expected[:, :2] = 2 * w.g_probe
+    np.testing.assert_allclose(s.returned, expected)
+
+
+def test_sequential_backward_in_forward_order_is_caught():
+    class WrongOrder(ref_nn.Sequential):
+        def backward(self, loss_function):
+            grad = loss_function.backward()
+            for layer in self.layers:
+                grad = layer.backward(grad)
+            return grad
+
+    w = viz.sequential_backward(with_class(Sequential=WrongOrder))
+    assert w.state == "error"
+    assert "Sequential.backward raised ValueError" in w.status_text
+
+
+def test_sequential_backward_that_skips_a_layer_is_caught():
+    class SkipsFirst(ref_nn.Sequential):
+        def backward(self, loss_function):
+            grad = loss_function.backward()
+            for layer in reversed(self.layers[1:]):
+                grad = layer.backward(grad)
+            return grad
+
+    w = viz.sequential_backward(with_class(Sequential=SkipsFirst))
+    assert w.state == "shape"  # the gradient of layer 1's output is (2, 4), not X's (2, 3)
+    w.mode_buttons.value = "stand-in layers"
+    assert w.state == "mismatch"
+    assert "differs" in w.status_text or "different" in w.status_text

@@ -1,0 +1,96 @@
+"""The training dashboard: nothing trains unless asked; training fills every view."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+from assignment import viz
+from conftest import is_png
+from mytorch import nn as ref_nn
+
+
+def test_dashboard_does_not_train_on_construction(ref):
+    nn, optim = ref
+    w = viz.training_dashboard(nn, optim)
+    assert w.history == [] and w.batch_losses == []
+    assert w.progress.value == 0
+    assert w.state == "ok"
+    assert is_png(w.image.value) and is_png(w.analysis_image.value)
+    assert w.train_button.description == "Train"
+
+
+def test_dashboard_autorun_fills_curves_confusion_gallery(ref):
+    nn, optim = ref
+    w = viz.training_dashboard(nn, optim, hidden=(16,), epochs=2, autorun=True)
+    assert w.state == "ok", w.status_text
+    assert len(w.history) == 2
+    steps = 2 * -(-1438 // 32)
+    assert len(w.batch_losses) == steps and w.progress.value == w.progress.max == steps
+    assert w.confusion.shape == (10, 10) and w.confusion.sum() == 359
+    assert np.trace(w.confusion) / 359 == w.history[-1].test_accuracy
+    assert len(w.misclassified) == min(12, 359 - np.trace(w.confusion))
+    assert w.history[-1].test_accuracy > 0.5
+    assert "test accuracy" in w.status_text
+    assert w.training_s < 10
+
+
+def test_dashboard_train_button_uses_the_controls(ref):
+    nn, optim = ref
+    w = viz.training_dashboard(nn, optim)
+    w.hidden_text.value = "8, 8"
+    w.epochs_slider.value = 1
+    w.batch_select.value = 128
+    w.train_button.click()
+    assert len(w.history) == 1
+    assert len(w.batch_losses) == -(-1438 // 128)
+    assert [type(layer).__name__ for layer in w.model.layers] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert not w.train_button.disabled
+
+
+def test_dashboard_rejects_bad_hidden_sizes(ref):
+    nn, optim = ref
+    w = viz.training_dashboard(nn, optim)
+    w.hidden_text.value = "ten"
+    w.train_button.click()
+    assert w.state == "error"
+    assert "whole numbers" in w.status_text
+    assert w.history == []
+
+
+def test_dashboard_stops_when_the_loss_becomes_nan(ref):
+    _, optim = ref
+    calls = {"n": 0}
+
+    class LaterNaN(ref_nn.CrossEntropyLoss):
+        def forward(self, logits, labels):
+            calls["n"] += 1
+            value = ref_nn.CrossEntropyLoss.forward(self, logits, labels)
+            return float("nan") if calls["n"] > 20 else value
+
+    nn = types.SimpleNamespace(Linear=ref_nn.Linear, ReLU=ref_nn.ReLU, Sequential=ref_nn.Sequential,
+                               CrossEntropyLoss=LaterNaN, softmax=ref_nn.softmax)
+    w = viz.training_dashboard(nn, optim, epochs=3, autorun=True)
+    assert w.state == "nan"
+    assert "the loss became nan" in w.stopped
+    assert w.history == []
+    assert len(w.batch_losses) == 20  # the preflight used one call; the 20th training step was the last finite
+
+
+def test_dashboard_names_the_students_function_that_failed_mid_training(ref):
+    _, optim = ref
+    calls = {"n": 0}
+
+    class Flaky(ref_nn.Linear):
+        def backward(self, grad):
+            calls["n"] += 1
+            if calls["n"] > 30:
+                raise ZeroDivisionError("oops")
+            return ref_nn.Linear.backward(self, grad)
+
+    nn = types.SimpleNamespace(Linear=Flaky, ReLU=ref_nn.ReLU, Sequential=ref_nn.Sequential,
+                               CrossEntropyLoss=ref_nn.CrossEntropyLoss, softmax=ref_nn.softmax)
+    w = viz.training_dashboard(nn, optim, epochs=2, autorun=True)
+    assert w.state == "error"
+    assert "Flaky.backward raised ZeroDivisionError: oops" in w.status_text
