@@ -164,3 +164,31 @@ def evaluate(nn, optim, tc: TestCase) -> list[str]:
         return [student_error(error, q.INFO.method)]
     with revealing(not tc.hidden):
         return q.check(tc.case, outputs)
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder that ``build(folder)`` fills once per test run, shared by all xdist workers.
+
+    ``@pytest.mark.xdist_group`` should keep a module's tests on one worker, but
+    with pytest 9 and pytest-xdist 3.8 the group is silently ignored (xdist sets
+    ``item._nodeid``, which pytest 9 no longer reads), so a session fixture may
+    be set up on both workers. The first worker to get here builds, under a
+    file lock, in the run's shared temporary folder; the others wait and reuse
+    the result. A failed build leaves no mark of success, so it is retried (and
+    fails again, visibly) wherever it is needed.
+    """
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by every worker of this run
+    folder, done = base / name, base / f"{name}.done"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            build(folder)
+            done.write_text("built\n", encoding="utf-8")
+    return folder

@@ -17,9 +17,7 @@ without crashing.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -27,7 +25,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_tools import NOTEBOOKS, REFERENCE, RELEASE, VENV_BIN, copy_tree, nbgrader_env
+from course_tools import NOTEBOOKS, REFERENCE, RELEASE, VENV_BIN, built_once, copy_tree, nbgrader_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks_execute")]
 
@@ -69,11 +67,18 @@ def execute_all(folders: list[Path]) -> dict[tuple[str, str], nbformat.NotebookN
     return asyncio.run(main())
 
 
+def _execute_both(root: Path) -> None:
+    folders = [student_copy(root / "stubs", solution=False), student_copy(root / "solution", solution=True)]
+    for (folder, name), nb in execute_all(folders).items():
+        nbformat.write(nb, str(root / folder / f"executed_{name}"))
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("notebooks")
-    folders = [student_copy(root / "stubs", solution=False), student_copy(root / "solution", solution=True)]
-    return execute_all(folders)
+    """Both runs of every notebook, executed once per test run (whatever the number of workers)."""
+    root = built_once(tmp_path_factory, "notebooks_execute", _execute_both)
+    return {(folder, name): nbformat.read(str(root / folder / f"executed_{name}"), as_version=4)
+            for folder in ("stubs", "solution") for name in NOTEBOOKS}
 
 
 def _grade_id(cell) -> str:

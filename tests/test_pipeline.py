@@ -27,7 +27,7 @@ import pytest
 from assignment.demo import collect, make_course, run_nbgrader
 from assignment.gradebook_table import grade_table
 from assignment.questions import KEYS
-from course_tools import (ASSIGNMENT, EXAMPLES, NOTEBOOKS, RELEASE, SOURCE, evaluate, graded_cells, hidden_lines,
+from course_tools import (ASSIGNMENT, EXAMPLES, NOTEBOOKS, RELEASE, SOURCE, built_once, evaluate, graded_cells, hidden_lines,
                           import_student_package, squash, test_cases)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
@@ -63,17 +63,23 @@ class Pipeline:
                                         f"{(result.stdout + result.stderr)[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def pipeline(tmp_path_factory) -> Pipeline:
-    p = Pipeline(tmp_path_factory.mktemp("pipeline") / "course")
+def _run_pipeline(folder: Path) -> None:
+    p = Pipeline(folder / "course")
     make_course(p.course)
     p.run("generate_assignment", ASSIGNMENT, "--force")
     assert collect(p.course, EXAMPLES) == list(STUDENTS)
     p.run("autograde", ASSIGNMENT, "--force")
     p.run("generate_feedback", ASSIGNMENT, "--force")
     p.run("export")
-    print("pipeline timings:", {k: round(v, 1) for k, v in p.timings.items()})
-    return p
+    (folder / "timings.txt").write_text(repr({k: round(v, 1) for k, v in p.timings.items()}), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory) -> Pipeline:
+    """The course after the whole flow, run once per test run (whatever the number of workers)."""
+    folder = built_once(tmp_path_factory, "pipeline", _run_pipeline)
+    print("pipeline timings:", (folder / "timings.txt").read_text(encoding="utf-8"))
+    return Pipeline(folder / "course")
 
 
 def test_the_release_is_the_committed_one(pipeline):
