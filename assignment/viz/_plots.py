@@ -13,8 +13,9 @@ what it changed:
 
 from __future__ import annotations
 
-import io
+import struct
 import textwrap
+import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -27,10 +28,10 @@ from matplotlib.font_manager import findfont, get_font
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from matplotlib.transforms import offset_copy
-from PIL import Image
 
 __all__ = [
     "DPI",
+    "encode_png",
     "HIGHLIGHT",
     "MISMATCH",
     "LayeredFigure",
@@ -80,6 +81,25 @@ def fmt(value: float, digits: int = 2) -> str:
     else:
         text = f"{value:.{digits}f}"
     return text.replace("-", "−")
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """RGB(A) pixels (height, width, 3 or 4, uint8) as an RGB PNG.
+
+    A minimal encoder: no row filter, zlib level 1. On these figures (flat
+    colours, much white) it is about twice as fast as Pillow's PNG writer and
+    gives files no larger.
+    """
+    height, width = pixels.shape[:2]
+    raw = np.zeros((height, 1 + 3 * width), np.uint8)  # each row: filter byte 0, then R G B ...
+    raw[:, 1:] = pixels[..., :3].reshape(height, 3 * width)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, truecolour, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw.tobytes(), 1))
+            + _chunk(b"IEND", b""))
 
 
 _SPRITES: dict = {}
@@ -189,10 +209,7 @@ class LayeredFigure:
 
     def png(self) -> bytes:
         """The figure as PNG bytes."""
-        pixels = self.draw()
-        out = io.BytesIO()
-        Image.fromarray(pixels[..., :3]).save(out, format="PNG", compress_level=1)
-        return out.getvalue()
+        return encode_png(self.draw())
 
 
 @dataclass

@@ -131,7 +131,7 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         return
 
     def _expired(signum, frame):  # pragma: no cover - timing dependent
-        raise _TimeLimitExceeded()
+        raise _TimeLimitExceeded(float(seconds))
 
     signal.signal(signal.SIGALRM, _expired)
     signal.setitimer(signal.ITIMER_REAL, float(seconds))
@@ -215,7 +215,7 @@ def describe_exception(label: str, error: BaseException, called=None) -> tuple[s
             return NOT_IMPLEMENTED, f"{label} calls {student_function(error)}, which is not implemented yet{extra}."
         return NOT_IMPLEMENTED, f"{label} is not implemented yet{extra}."
     if isinstance(error, _TimeLimitExceeded):
-        return TIMEOUT, f"{label} did not finish within {TIME_LIMIT:g} s and was stopped (an endless loop?){where}."
+        return TIMEOUT, f"{label} did not finish within {error.args[0]:g} s and was stopped (an endless loop?){where}."
     if isinstance(error, KeyboardInterrupt):
         return ERROR, f"{label} was interrupted{where}."
     if isinstance(error, SystemExit):
@@ -224,19 +224,24 @@ def describe_exception(label: str, error: BaseException, called=None) -> tuple[s
     return ERROR, f"{label} raised {type(error).__name__}" + (f": {text}" if text else "") + f"{where}."
 
 
-def call(label: str, fn: Callable | None, *args: Any, time_limit: float | None = TIME_LIMIT, **kwargs: Any) -> Outcome:
+_DEFAULT_LIMIT = object()
+
+
+def call(label: str, fn: Callable | None, *args: Any, time_limit: Any = _DEFAULT_LIMIT, **kwargs: Any) -> Outcome:
     """Call ``fn(*args, **kwargs)``; never raise.
 
     Args:
         label: how the student knows the function, e.g. ``"Linear.forward"``.
         fn: the function; None when the student's module has no such thing.
-        time_limit: seconds before the call is stopped (None: no limit).
+        time_limit: seconds before the call is stopped (None: no limit; default: ``TIME_LIMIT``).
 
     Returns:
         An Outcome whose ``value`` is the return value when ``ok``.
     """
     if fn is None or not callable(fn):
         return Outcome(False, None, MISSING, f"{label} was not found: is it defined (and spelled so)?")
+    if time_limit is _DEFAULT_LIMIT:
+        time_limit = TIME_LIMIT
     try:
         with _time_limit(time_limit), np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -32,6 +32,28 @@ def _digits():
     return _DATA
 
 
+def _montage(tiles: list, rows: int, cols: int, gap: int = 2) -> np.ndarray:
+    """8x8 tiles in a rows x cols grid; NaN in the gaps, the label rows and the empty places."""
+    step_x, step_y = 8 + gap, 8 + gap + (1 if gap > 1 else 0)
+    out = np.full((rows * step_y - gap, cols * step_x - gap), np.nan)
+    for k, tile in enumerate(tiles[: rows * cols]):
+        r, c = divmod(k, cols)
+        out[r * step_y: r * step_y + 8, c * step_x: c * step_x + 8] = tile
+    return out
+
+
+def _grey_with_gaps():
+    import matplotlib
+
+    return matplotlib.colormaps["gray_r"].with_extremes(bad="white")
+
+
+def _diverging_with_gaps():
+    import matplotlib
+
+    return matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")
+
+
 class _Stop(Exception):
     """Raised from a training callback to stop training (the loss became NaN, ...)."""
 
@@ -156,24 +178,26 @@ class TrainingDashboard(Visualizer):
         ax.set_ylabel("true digit", fontsize=8)
         ax.set_title("test confusion matrix", fontsize=9)
         self._confusion_texts = [[a.value(self._text(ax, j, i, 6)) for j in range(10)] for i in range(10)]
+        # Each gallery is one image (a montage of 8x8 tiles with NaN gaps): one draw instead of one per digit.
         fig.text(0.52, 0.93, "misclassified test digits (true → predicted)", fontsize=9, ha="center")
-        self._gallery = []
+        gx = fig.add_axes((0.345, 0.12, 0.36, 0.76))
+        gx.set_axis_off()
+        self._gallery_image = a.value(gx.imshow(_montage([], 3, 4), cmap=_grey_with_gaps(), vmin=0, vmax=1,
+                                                interpolation="nearest"))
+        self._gallery_labels = []
         for k in range(GALLERY):
-            row, col = divmod(k, 6)
-            gx = fig.add_axes((0.355 + col * 0.058, 0.5 - row * 0.4, 0.05, 0.3))
-            gx.set_axis_off()
-            image = a.value(gx.imshow(np.zeros((8, 8)), cmap="gray_r", vmin=0, vmax=1))
-            label = FastText(0.5, 1.13, "", fontsize=7.5, ha="center", va="center", color=MISMATCH,
-                             transform=gx.transAxes)
-            gx.add_artist(label)
-            self._gallery.append((image, a.value(label)))
-        fig.text(0.85, 0.93, "first-layer weights, one unit each", fontsize=9, ha="center")
-        self._units = []
-        for k in range(UNITS):
             row, col = divmod(k, 4)
-            ux = fig.add_axes((0.725 + col * 0.066, 0.67 - row * 0.19, 0.057, 0.16))
-            ux.set_axis_off()
-            self._units.append(a.value(ux.imshow(np.zeros((8, 8)), cmap="RdBu_r", vmin=-1, vmax=1)))
+            label = FastText(col * 10 + 3.5, row * 11 - 0.4, "", fontsize=7.5, ha="center", va="bottom",
+                             color=MISMATCH)
+            gx.add_artist(label)
+            self._gallery_labels.append(a.value(label))
+        gx.set_xlim(-0.5, 4 * 10 - 2.5)
+        gx.set_ylim(3 * 11 - 3.5, -2.5)
+        fig.text(0.85, 0.93, "first-layer weights, one unit each", fontsize=9, ha="center")
+        ux = fig.add_axes((0.725, 0.06, 0.26, 0.78))
+        ux.set_axis_off()
+        self._units_image = a.value(ux.imshow(_montage([], 4, 4, gap=1), cmap=_diverging_with_gaps(), vmin=-1,
+                                              vmax=1, interpolation="nearest"))
         self._analysis_note = a.value(fig.text(0.52, 0.05, "", fontsize=8, ha="center", color="#777777"))
 
     @staticmethod
@@ -372,24 +396,19 @@ class TrainingDashboard(Visualizer):
                 text.set_color("white" if count / rows[i, 0] > 0.5 else "black")
         wrong = np.flatnonzero(guess != truth)
         self.misclassified = [int(k) for k in wrong[:GALLERY]]
-        for k, (image, label) in enumerate(self._gallery):
+        tiles = [data.x_test[index].reshape(8, 8) for index in self.misclassified]
+        self._gallery_image.set_data(_montage(tiles, 3, 4))
+        for k, label in enumerate(self._gallery_labels):
             if k < len(self.misclassified):
                 index = self.misclassified[k]
-                image.set_data(data.x_test[index].reshape(8, 8))
-                image.set_visible(True)
                 label.set_text(f"{truth[index]} → {guess[index]}")
             else:
-                image.set_visible(False)
                 label.set_text("")
         weight = _safe.attribute(_safe.attribute(self.model, "layers", [None])[0], "weight")
         if isinstance(weight, np.ndarray) and weight.ndim == 2 and weight.shape[0] == 64:
             scale = float(np.max(np.abs(weight))) or 1.0
-            for k, image in enumerate(self._units):
-                if k < weight.shape[1]:
-                    image.set_data(weight[:, k].reshape(8, 8) / scale)
-                    image.set_visible(True)
-                else:
-                    image.set_visible(False)
+            units = [weight[:, k].reshape(8, 8) / scale for k in range(min(UNITS, weight.shape[1]))]
+            self._units_image.set_data(_montage(units, 4, 4, gap=1))
         self._analysis_note.set_text(f"{len(wrong)} of {len(truth)} test digits misclassified"
                                      + (f"; the first {len(self.misclassified)} shown" if len(wrong) else ""))
         self.analysis.values_changed()

@@ -11,7 +11,7 @@ from assignment.viz import _safe
 from assignment.viz._base import Stepper, Visualizer, guarded, safely, text_block
 from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
-from assignment.viz._plots import HIGHLIGHT, MUTED, MatrixPanel, Op, Panel, fmt, matrix_rows, shape_title
+from assignment.viz._plots import HIGHLIGHT, MUTED, FastText, MatrixPanel, Op, Panel, fmt, matrix_rows, shape_title
 
 __all__ = ["XelossForwardViz", "xeloss_forward", "target_log_probs"]
 
@@ -68,6 +68,7 @@ class XelossForwardViz(Visualizer):
         self._quiet = False
         self._loss_outcome: _safe.Outcome | None = None
         self._ylim: tuple | None = None
+        self._defined: _safe.Outcome | None = None
 
         made = _safe.construct(nn, "CrossEntropyLoss", label="CrossEntropyLoss()")
         self.loss_function = made.value if made.ok else None
@@ -103,7 +104,9 @@ class XelossForwardViz(Visualizer):
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         self.curve_axes = ax
-        self.curve_title = f.value(ax.set_title("", fontsize=8.5))
+        self.curve_title = FastText(0.5, 1.06, "", fontsize=8.5, ha="center", va="center", transform=ax.transAxes)
+        ax.add_artist(self.curve_title)
+        f.value(self.curve_title)
         (self._line_definition,) = ax.plot([], [], "--", color=MUTED, lw=1.2, label="definition")
         (self._line_yours,) = ax.plot([], [], "-", color=HIGHLIGHT, lw=2, label="your loss")
         f.value(self._line_definition)
@@ -145,6 +148,7 @@ class XelossForwardViz(Visualizer):
         """Recompute every panel for the current logits."""
         n = len(self.labels)
         defined = target_log_probs(self.nn, self.logits, self.labels)
+        self._defined = defined
         if defined.ok:
             probs, nll = defined.value
             self.definition_value = float(np.mean(nll))
@@ -250,7 +254,7 @@ class XelossForwardViz(Visualizer):
         value = float(self.logits[row, cls])
         self._marker.set_data([value], [self.loss_value if self.loss_value is not None else np.nan])
         lines = [f"example {row}: target class {self.labels[row]}"]
-        defined = target_log_probs(self.nn, self.logits, self.labels)
+        defined = self._defined
         if defined.ok:
             probs, nll = defined.value
             t = int(self.labels[row])
