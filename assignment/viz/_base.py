@@ -70,7 +70,8 @@ class Visualizer(widgets.VBox):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.header = widgets.HTML(f'<div style="font-size:15px;font-weight:600;margin:2px 0">{html.escape(self.heading)}</div>')
+        self.header = widgets.HTML(
+            f'<div style="font-size:15px;font-weight:600;margin:2px 0">{html.escape(self.heading)}</div>')
         self.status = widgets.HTML()
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
         self.messages: list[Message] = []
@@ -155,7 +156,8 @@ class Stepper(widgets.VBox):
     slider in the kernel, so driving either one moves the other.
     """
 
-    def __init__(self, count: int, callback: Callable[[int], None], *, description: str = "entry", interval: int = 900) -> None:
+    def __init__(self, count: int, callback: Callable[[int], None], *, description: str = "entry",
+                 interval: int = 900) -> None:
         count = max(int(count), 1)
         self.count = count
         self._callback = callback
@@ -172,7 +174,8 @@ class Stepper(widgets.VBox):
         self.prev_button.on_click(lambda _: self.previous())
         self.next_button.on_click(lambda _: self.next())
         self.reset_button.on_click(lambda _: self.reset())
-        super().__init__([widgets.HBox([self.play, self.prev_button, self.next_button, self.reset_button, self.slider])])
+        buttons = [self.play, self.prev_button, self.next_button, self.reset_button, self.slider]
+        super().__init__([widgets.HBox(buttons)])
 
     @property
     def value(self) -> int:

@@ -129,7 +129,9 @@ class Comparison:
             return f"{self.name}: " + (self.problem.message if self.problem else "nothing to compare")
         compared = int(mask.size - (0 if self.skip is None else self.skip.sum()))
         wrong = int(mask.sum())
-        skipped = "" if self.skip is None or not self.skip.any() else f" ({int(self.skip.sum())} at a kink not compared)"
+        skipped = ""
+        if self.skip is not None and self.skip.any():
+            skipped = f" ({int(self.skip.sum())} at a kink not compared)"
         if wrong == 0:
             return f"{self.name}: all {compared} entries match the finite differences{skipped}."
         gap = np.where(mask, np.abs(self.yours - self.estimate), -1.0)

@@ -110,7 +110,8 @@ class GradientViz(Visualizer):
         c = self.comparisons[name]
         symbol = self.symbols.get(name, name)
         where = f"{symbol}[{', '.join(str(i) for i in index)}]"
-        lines = [f"∂L/∂{where} ≈ (L({where} + ε) − L({where} − ε)) / (2ε)      {self.probe_text}, ε = {EPS:g}"]
+        lines = [f"∂L/∂{where} ≈ (L({where} + ε) − L({where} − ε)) / (2ε)      "
+                 f"{self.probe_text}, ε = {EPS:g}"]
         if c.estimate is not None:
             plus, minus = c.plus[index], c.minus[index]
             minus_text = f"({minus:.6f})" if minus < 0 else f"{minus:.6f}"

@@ -58,7 +58,11 @@ MISMATCH = "mismatch"
 TIME_LIMIT = 5.0
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assignment package: never student code
-_LIBRARY_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep, os.sep + "lib" + os.sep + "python")
+_LIBRARY_MARKERS = (
+    os.sep + "site-packages" + os.sep,
+    os.sep + "dist-packages" + os.sep,
+    os.sep + "lib" + os.sep + "python",
+)
 
 
 @dataclass

@@ -128,7 +128,8 @@ class LinearForwardViz(Visualizer):
         wrong = int(self.differs.sum())
         total = self.differs.size
         if wrong == 0:
-            self.note("ok", f"Linear.forward returned shape {(n, o_f)} and all {total} entries equal x_row · w_col + b.")
+            self.note("ok", f"Linear.forward returned shape {(n, o_f)} and all {total} entries equal "
+                      "x_row · w_col + b.")
         else:
             first = tuple(int(v) for v in np.argwhere(self.differs)[0])
             self.note("error", f"{wrong} of {total} entries of Out differ from x_row · w_col + b "

@@ -90,8 +90,8 @@ class ReluForwardViz(Visualizer):
                 self.output = np.asarray(checked.value, dtype=float)
                 self.differs = ~np.isfinite(self.output)
             else:
-                self._out_message = {"none": "returned None", "shape": shape_note(np.shape(checked.value), self.x.shape)}.get(
-                    checked.kind, "unusable result")
+                notes = {"none": "returned None", "shape": shape_note(np.shape(checked.value), self.x.shape)}
+                self._out_message = notes.get(checked.kind, "unusable result")
             return
         self.output = checked.value
         for extra in checked.notes:

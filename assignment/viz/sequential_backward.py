@@ -219,7 +219,8 @@ class SequentialBackwardViz(Visualizer):
                 value = np.asarray(step.value, dtype=float)
             out = _safe.Outcome(True, value)
         # The loss's backward works from what its forward stored, whether or not forward returned a loss.
-        _safe.call("loss forward", _safe.method(loss.value, "forward"), np.asarray(out.value).copy(), self.labels.copy())
+        _safe.call("loss forward", _safe.method(loss.value, "forward"), np.asarray(out.value).copy(),
+                   self.labels.copy())
         result = _safe.call("Sequential.backward", _safe.method(seq.value, "backward"), loss.value)
         if result.ok:
             result = _safe.check_array(result.value, "Sequential.backward", self.x.shape,
@@ -343,7 +344,7 @@ class SequentialBackwardViz(Visualizer):
         self.figure = r.figure
         self.messages = list(r.messages)
         self.show_messages()
-        self.stepper.reset()
+        self.stepper.set_count(len(r.shapes) + 1)  # the modes may have different numbers of layers
 
     @guarded
     def _switch(self, change: dict) -> None:

@@ -249,7 +249,7 @@ class SequentialForwardViz(Visualizer):
         self.figure = p.figure
         self.messages = list(p.messages)
         self.show_messages()
-        self.stepper.reset()
+        self.stepper.set_count(len(p.shapes) + 1)  # the modes may have different numbers of layers
 
     @guarded
     def _switch(self, change: dict) -> None:
@@ -273,7 +273,8 @@ class SequentialForwardViz(Visualizer):
             p.panels[f"s{position}"].outline("now", "all", color=HIGHLIGHT)
             self.highlight = {"input": f"s{position - 1}", "current": f"s{position}"}
             name = p.names[position - 1]
-            text = f"layer {position}: {name}.forward maps {p.shapes[position - 1]} (green) to {p.shapes[position]} (orange)."
+            text = (f"layer {position}: {name}.forward maps {p.shapes[position - 1]} (green) to "
+                    f"{p.shapes[position]} (orange).")
             if p.stages[position] is None:
                 text += f"\nthis stage has no value: {p.stage_notes[position]}."
             if position == last:

@@ -198,7 +198,8 @@ class TrainingDashboard(Visualizer):
         ux.set_axis_off()
         self._units_image = a.value(ux.imshow(_montage([], 4, 4, gap=1), cmap=_diverging_with_gaps(), vmin=-1,
                                               vmax=1, interpolation="nearest"))
-        self._analysis_note = a.value(fig.text(0.52, 0.05, "", fontsize=8, ha="center", color="#777777"))
+        self._analysis_note = a.value(fig.text(0.52, 0.05, "these views fill in after the first epoch of training",
+                                               fontsize=8, ha="center", color="#777777"))
 
     @staticmethod
     def _text(ax, x, y, size):
@@ -297,7 +298,8 @@ class TrainingDashboard(Visualizer):
         self.ax_acc.set_xticks(range(1, epochs + 1) if epochs <= 12 else range(1, epochs + 1, max(1, epochs // 10)))
         self.figure.static_changed()
         self._set_curves()
-        self.note("info", f"Training {' → '.join(str(s) for s in sizes)} with lr = {lr:.3g}, batch size {batch_size}, "
+        self.note("info", f"Training {' → '.join(str(s) for s in sizes)} with lr = {lr:.3g}, "
+                  f"batch size {batch_size}, "
                   f"{epochs} epoch{'s' if epochs > 1 else ''}...")
         self.show_messages()
         self.render()

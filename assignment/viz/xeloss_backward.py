@@ -44,12 +44,14 @@ class XelossBackwardViz(GradientViz):
         self.note_comparisons()
 
         self.figure, axes = matrix_rows([[
-            Panel("I", (n, c)), Op("⟶ ∂L/∂I:", 1.1, 10), Panel("yours", (n, c)), Op("vs", 0.6, 11), Panel("fd", (n, c)),
+            Panel("I", (n, c)), Op("⟶ ∂L/∂I:", 1.1, 10), Panel("yours", (n, c)), Op("vs", 0.6, 11),
+            Panel("fd", (n, c)),
         ]])
         f = self.figure
         comparison = self.comparisons["logits"]
         shown = comparison.shape
-        if comparison.problem is not None and comparison.problem.kind == _safe.SHAPE and comparison.problem.value is not None:
+        problem = comparison.problem
+        if problem is not None and problem.kind == _safe.SHAPE and problem.value is not None:
             shown = tuple(np.shape(comparison.problem.value))
         self.panels = {
             "I": MatrixPanel(f, axes["I"], (n, c), shape_title("I = logits", (n, c), "(N, C)")),
@@ -104,7 +106,8 @@ class XelossBackwardViz(GradientViz):
                 raise _safe.Unusable(checked)
             return checked.value
 
-        outcome = _safe.call("CrossEntropyLoss.forward (for the finite differences)", central_differences, yours, logits)
+        outcome = _safe.call("CrossEntropyLoss.forward (for the finite differences)", central_differences, yours,
+                             logits)
         if not outcome.ok:
             # Fall back on the definition, built on the given nn.softmax.
             def definition() -> float:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import types
 
 import numpy as np
-import pytest
 
 from assignment import viz
 from conftest import is_png
@@ -61,7 +60,8 @@ def test_xeloss_backward_without_the_division_by_n():
 def test_xeloss_backward_uses_the_definition_when_forward_is_unfinished():
     class NoForward(ref_nn.CrossEntropyLoss):
         def forward(self, logits, labels):
-            ref_nn.CrossEntropyLoss.forward(self, logits, labels)  # stores logits and one-hot, like the stub's given part
+            # stores the logits and the one-hot matrix, as the release stub's given part does
+            ref_nn.CrossEntropyLoss.forward(self, logits, labels)
             raise NotImplementedError
 
     w = viz.xeloss_backward(with_class(CrossEntropyLoss=NoForward))
@@ -212,3 +212,16 @@ def test_sequential_backward_that_skips_a_layer_is_caught():
     w.mode_buttons.value = "stand-in layers"
     assert w.state == "mismatch"
     assert "differs" in w.status_text or "different" in w.status_text
+
+
+def test_deeper_networks_switch_between_modes_with_their_own_step_counts(ref):
+    nn, _ = ref
+    for build in (viz.sequential_forward, viz.sequential_backward):
+        w = build(nn, sizes=(3, 4, 4, 2))
+        assert w.state == "ok", w.status_text
+        assert w.stepper.count == 7  # Linear, ReLU, Linear, ReLU, Linear: 5 layers + start + comparison
+        w.stepper.slider.value = 6
+        w.mode_buttons.value = "stand-in layers"
+        assert w.stepper.count == 5 and w.stepper.slider.value == 0
+        w.stepper.slider.value = 4
+        assert w.highlight["current"] in ("seq", "ret")
