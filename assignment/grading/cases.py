@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from assignment.questions import KEYS
 
 CHECKS = ("run_test", "check_training")
+# What a test case holds of its answer: the grader judges with it, the sandbox never sees it
+# (student code could otherwise read it from its caller's frames and return it).
+ANSWER_KEYS = ("expected", "min_accuracy")
 
 
 class CaseError(ValueError):
@@ -35,6 +38,11 @@ class TestCall:
     key: str
     number: int
     case: dict = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> dict:
+        """The case without its answer: what is sent into the sandbox."""
+        return {name: value for name, value in self.case.items() if name not in ANSWER_KEYS}
 
 
 def parse_test_call(source: str) -> TestCall:

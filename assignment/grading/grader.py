@@ -21,7 +21,6 @@ from assignment.grading.sandbox import Limits, run_batch
 from assignment.grading.verdicts import Verdict, blocked, judge, title_of
 from assignment.questions import question
 
-IMPORT_LIMITS = Limits(wall_seconds=15.0, cpu_seconds=15)
 MODULE_OF_FILE = {"mytorch/nn.py": "mytorch.nn", "mytorch/optim.py": "mytorch.optim"}
 # Import probes by the digest of the student's files: nbgrader grades a
 # submission one notebook at a time, and the files are the same for each.
@@ -117,11 +116,12 @@ def _run_pending(pending, package_copy, limits, training_limits, jobs, files_dig
     verdicts: dict[str, Verdict] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         # First, can each file be imported at all? An import that hangs or crashes
-        # would otherwise cost every test of that file its full time limit.
+        # would otherwise cost every test of that file its full time limit. An import
+        # may take as long as one test (the configured limit).
         import_errors = _import_probes.get(files_digest)
         if import_errors is None:
             probes = {module: pool.submit(run_batch, package_copy, [{"kind": "import", "module": module}],
-                                          IMPORT_LIMITS) for module in MODULE_OF_FILE.values()}
+                                          limits) for module in MODULE_OF_FILE.values()}
             import_errors = {module: future.result()[0].error for module, future in probes.items()}
             _import_probes[files_digest] = import_errors
         groups: dict[str, list[str]] = {}
@@ -140,7 +140,7 @@ def _run_pending(pending, package_copy, limits, training_limits, jobs, files_dig
         def run_group(grade_ids: list[str]) -> list[Verdict]:
             calls = [pending[g][0] for g in grade_ids]
             group_limits = training_limits if calls[0].kind == "training" else limits
-            requests = [{"kind": c.kind, "key": c.key, "case": c.case} for c in calls]
+            requests = [{"kind": c.kind, "key": c.key, "case": c.inputs} for c in calls]
             outcomes = run_batch(package_copy, requests, group_limits)
             return [judge(g, c, o) for g, c, o in zip(grade_ids, calls, outcomes)]
 
