@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ALLOWED_PACKAGES = {"numpy", "mytorch"}
+# The graded package's __init__.py is this, not the student's (which is given code,
+# not graded): importing mytorch.nn then runs nn.py alone, whereas the given
+# __init__.py imports optim.py too, so that a broken optim.py would cost every
+# question of nn.py.
+PACKAGE_INIT = '"""mytorch as graded: the student\'s files, imported one by one."""\n'
 MAX_FILE_BYTES = 512 * 1024
 MAX_FILES = 32
 
@@ -126,7 +131,7 @@ def write_package(submission: Submission, destination: Path) -> None:
     package.mkdir(parents=True)
     destination.chmod(0o755)
     package.chmod(0o755)
-    for name, source in submission.files.items():
+    for name, source in {**submission.files, "__init__.py": PACKAGE_INIT}.items():
         path = package / name
         path.write_text(source, encoding="utf-8")
         path.chmod(0o644)
