@@ -6,7 +6,10 @@ student (losing the feedback) or even stop the whole run. Grades here never
 depend on the notebook's content (the tests come from the gradebook, the code
 from ``mytorch/``), so this exporter, set as ``Autograde.exporter_class``,
 reads what it can and otherwise stands the released notebook in, with a note
-for the student. The submitted file itself is never modified.
+for the student. It then makes the notebook's nbgrader cells agree with the
+gradebook (``reconciled``): stock nbgrader stops grading a student whose graded
+cell changed its flags ("Inconsistent checksums") or lost a neighbour it needs
+to put a deleted cell back. The submitted file itself is never modified.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
-from nbformat.v4 import new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
@@ -38,6 +42,78 @@ def normalized(nb) -> tuple[object, list[str]]:
             del cell.metadata["nbgrader"]
             dropped.append(str(meta)[:80])
     return nb, dropped
+
+
+def reconciled(nb, db_url: str, notebook: str, assignment: str) -> tuple[object, list[str]]:
+    """Make every nbgrader cell of ``nb`` what the gradebook says it is; return the notebook and the changes.
+
+    - a cell whose grade_id the gradebook does not know, or that repeats an
+      earlier cell's grade_id, becomes an ordinary cell (it is graded by nothing);
+    - a known cell gets the gradebook's flags, points and type, and, if locked,
+      its source back (what OverwriteCells would restore, before it compares checksums);
+    - a graded cell that is missing is put back, after the nearest cell that
+      precedes it in the source notebook (or first).
+    Grades are unaffected: they come from the gradebook's tests and the student's mytorch.
+    """
+    changes: list[str] = []
+    with Gradebook(db_url) as gb:
+        try:
+            source_nb = gb.find_notebook(notebook, assignment)
+        except MissingEntry:
+            return nb, changes
+        sources = {cell.name: cell for cell in source_nb.source_cells}
+        order = [cell.name for cell in source_nb.source_cells]
+        points = {cell.name: float(cell.max_score) for cell in source_nb.grade_cells}
+        solutions = {cell.name for cell in source_nb.solution_cells}
+        tasks = {cell.name for cell in source_nb.task_cells}
+
+        def truth(name: str) -> dict:
+            meta = {"schema_version": SCHEMA_VERSION, "grade_id": name, "grade": name in points,
+                    "solution": name in solutions, "locked": bool(sources[name].locked), "task": name in tasks,
+                    "cell_type": sources[name].cell_type, "checksum": sources[name].checksum}
+            if name in points:
+                meta["points"] = points[name]
+            return meta
+
+        def comparable(meta) -> dict:
+            return {k: float(v) if k == "points" else v for k, v in dict(meta).items() if k not in ("checksum", "cell_type")}
+
+        def fresh(name: str):
+            source = sources[name]
+            make = new_code_cell if source.cell_type == "code" else new_markdown_cell
+            return make(source.source, metadata={"nbgrader": truth(name)})
+
+        seen: set[str] = set()
+        for i, cell in enumerate(nb.cells):
+            meta = cell.get("metadata", {}).get("nbgrader")
+            if meta is None:
+                continue
+            name = meta.get("grade_id")
+            if name not in sources or name in seen:
+                del cell.metadata["nbgrader"]
+                changes.append(f"{name!r}: {'a repeated' if name in seen else 'an unknown'} grade_id, made ordinary")
+                continue
+            seen.add(name)
+            if cell.cell_type != sources[name].cell_type:
+                nb.cells[i] = fresh(name)
+                changes.append(f"{name!r}: cell type restored")
+                continue
+            if comparable(meta) != comparable(truth(name)):
+                changes.append(f"{name!r}: nbgrader metadata restored")
+            cell.metadata["nbgrader"] = truth(name)
+            if sources[name].locked:
+                cell.source = sources[name].source
+        for name in order:
+            if name in points and name not in seen:
+                present = [n for n in order[: order.index(name)] if n in seen]
+                at = 0
+                if present:
+                    at = 1 + next(j for j, c in enumerate(nb.cells)
+                                  if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == present[-1])
+                nb.cells.insert(at, fresh(name))
+                seen.add(name)
+                changes.append(f"{name!r}: missing graded cell put back")
+    return nb, changes
 
 
 class TolerantNotebookExporter(NotebookExporter):
@@ -66,6 +142,11 @@ class TolerantNotebookExporter(NotebookExporter):
         nb, dropped = normalized(nb)
         if dropped:
             self.log.warning("%s: dropped %d cells' malformed nbgrader metadata", filename, len(dropped))
+        info = resources.get("nbgrader", {})
+        if {"db_url", "notebook", "assignment"} <= set(info):
+            nb, changes = reconciled(nb, info["db_url"], info["notebook"], info["assignment"])
+            for change in changes:
+                self.log.warning("%s: %s", filename, change)
         return self.from_notebook_node(nb, resources=resources, **kw)
 
     def _released(self, resources, basename: str):
