@@ -8,6 +8,7 @@ JSON to the report file, one result per test of the request, in order.
 Whatever happens, it exits without raising.
 """
 
+import errno
 import json
 import os
 import resource
@@ -19,7 +20,7 @@ def _limit(request):
     cpu = int(request["cpu_seconds"])
     output = int(request["output_bytes"])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU first (a clear message), then SIGKILL
     resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
     resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -49,11 +50,12 @@ def main():
                 __import__(test["module"])
                 outputs = {}
             elif test["kind"] == "training":
-                from assignment.training_check import training_accuracy
+                from assignment.training_check import trained_predictions
                 import mytorch.nn as nn
                 import mytorch.optim as optim
                 method = "training your MLP"
-                outputs = {"accuracy": training_accuracy(nn, optim, **test["case"])}
+                # Predictions, not an accuracy: the grader scores them against labels this sandbox lacks.
+                outputs = {"predictions": trained_predictions(nn, optim, **test["case"])}
             else:
                 from assignment.questions import question
                 q = question(test["key"])
@@ -68,7 +70,12 @@ def main():
                             f"{int(request['memory_bytes']) // 2**20} MiB)"})
         except BaseException as error:  # SystemExit and KeyboardInterrupt included
             try:
-                where = student_error(error, method)
+                if isinstance(error, OSError) and error.errno == errno.EFBIG:
+                    # RLIMIT_FSIZE: Python ignores SIGXFSZ, so the write that goes past it fails.
+                    where = (f"{method} wrote too much output (more than "
+                             f"{int(request['output_bytes']) // 2**20} MiB: printing in a loop?)")
+                else:
+                    where = student_error(error, method)
             except BaseException:
                 where = f"{method} raised {type(error).__name__}"
             results.append({"ok": False, "error": where})
