@@ -1,36 +1,83 @@
 """``python -m assignment autograde ASSIGNMENT --jobs N``: grade a whole class in parallel.
 
 Stock ``nbgrader autograde`` grades one submission after another. This
-command first runs every student's tests in the sandbox, ``--jobs``
-submissions at a time, storing each verdict in a cache keyed by everything
-it depends on (the test, the student's files, the limits). Then it runs the
-stock ``nbgrader autograde`` once, which finds every verdict in the cache
-and writes the grades, as a serial run would, through nbgrader's own
-pipeline. So the scores are exactly the serial scores, each grade lands in
-the gradebook once (only nbgrader writes it), a verdict that could not be
-computed in parallel is simply computed by the serial pass, and a re-run
-re-grades nothing that did not change.
+command runs every student's tests in the sandbox, ``--jobs`` submissions at
+a time, and stores each verdict in a cache keyed by everything it depends on
+(the test, the student's files, the limits; the cache folder is named by a
+digest of the grading code, so changed grading code never reuses old
+verdicts). The grades are written by the stock ``nbgrader autograde`` with
+``--GradeInSandbox.cache_dir``, which finds every verdict in the cache and
+writes the grades through nbgrader's own pipeline, as a serial run would.
+
+The writing overlaps the sandboxes: as soon as enough students' verdicts are
+cached, an ``nbgrader autograde`` process (started ahead of time, so that its
+start-up is hidden too) writes their grades, restricted to them with
+``--CourseDirectory.student_id_exclude``, while the sandboxes go on with the
+others. With SQLite only one such writer runs at a time (SQLite has one
+writer; a locked database makes nbgrader abort); with a server database
+(PostgreSQL) up to ``--jobs`` writers run at once, each on different
+students (see ``writers_for``).
+
+So the scores are exactly the serial scores, each grade lands in the gradebook
+once (only nbgrader writes it, and each student is given to one writer), a
+verdict that could not be computed in parallel is computed by the writer
+itself (the serial pass, ``GradeInSandbox`` without a cached verdict), and a
+re-run re-grades nothing that did not change.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+import math
 import os
+import platform
+import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
 from assignment.grading.cases import CaseError, parse_test_call
+from assignment.grading import grader as grader_module
 from assignment.grading.grader import VerdictCache, grade_submission
 from assignment.grading.policy import read_submission, write_package
 from assignment.grading.sandbox import Limits, bwrap_available
 
 CACHE_FOLDER = ".grading_cache"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The course package's files that verdicts depend on (what runner.py imports, and the judging).
+VERDICT_CODE = ("__init__.py", "checks.py", "training.py", "training_check.py", "data/*",
+                "grading/**/*.py", "questions/**/*.py")
+# Grades are written in at most MAX_CHUNKS nbgrader runs of at least MIN_CHUNK students
+# each (and the rest at the end): each run costs an nbgrader start-up (about 3 CPU
+# seconds, 2 to 3 students' worth of writing), so that small chunks would cost more
+# CPU than their overlap with the sandboxes saves.
+MAX_CHUNKS = 4
+MIN_CHUNK = 8
+
+# An nbgrader process that imports nbgrader first (about 3 s) and then waits for
+# its command line on stdin: the stock ``nbgrader`` entry point, started early.
+WRITER = """\
+import json, sys
+from nbgrader.apps.nbgraderapp import main
+line = sys.stdin.readline()
+if not line.strip():
+    sys.exit(0)
+sys.argv = ["nbgrader", *json.loads(line)]
+sys.exit(main())
+"""
 
 
 def load_coursedir(course: Path) -> CourseDirectory:
@@ -49,6 +96,31 @@ def limits_from(config) -> tuple[Limits, Limits]:
     memory = int(section.get("memory_mib", 1536)) * 2**20
     return (Limits(wall_seconds=timeout, cpu_seconds=int(timeout) + 1, memory_bytes=memory),
             Limits(wall_seconds=training, cpu_seconds=int(training) + 1, memory_bytes=memory))
+
+
+def grading_code_digest() -> str:
+    """A digest of the code and data a verdict depends on: what the sandbox runs and what judges
+    its answers (``VERDICT_CODE`` of the course package), the Python and NumPy versions."""
+    import numpy
+
+    digest = hashlib.sha256(f"{platform.python_version()} {numpy.__version__}".encode())
+    paths = set()
+    for pattern in VERDICT_CODE:
+        paths.update(p for p in PACKAGE_DIR.glob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def cache_folder(course: Path, assignment: str) -> Path:
+    """This grading code's verdict cache; the caches of other versions of the code are removed."""
+    parent = course / CACHE_FOLDER / assignment
+    current = parent / grading_code_digest()
+    if parent.is_dir():
+        for other in parent.iterdir():
+            if other != current and other.is_dir():
+                shutil.rmtree(other, ignore_errors=True)
+    return current
 
 
 def trusted_tests(db_url: str, assignment: str) -> dict[str, dict]:
@@ -73,45 +145,166 @@ def submitted_students(coursedir: CourseDirectory, assignment: str) -> list[str]
     return sorted(p.parent.name for p in root.glob(f"*/{assignment}") if p.is_dir())
 
 
+def writers_for(db_url: str, jobs: int) -> int:
+    """How many nbgrader processes may write grades at once.
+
+    SQLite: one. It has a single writer at a time, and nbgrader treats a
+    "database is locked" error as fatal (it aborts the whole run), so two
+    nbgrader processes on one SQLite file are not safe. A server database
+    (PostgreSQL, MySQL): ``jobs``. Each writer is given different students,
+    and everything an ``nbgrader autograde`` run writes belongs to its
+    students (their student row, submission, notebooks, grades, comments);
+    the course, assignment and cells are only read.
+    """
+    return 1 if db_url.startswith("sqlite") else max(1, jobs)
+
+
+@dataclass
+class Precomputed:
+    """What the sandbox phase did.
+
+    Fields:
+        seconds: per student, the seconds their verdicts took.
+        failures: per student, why their verdicts could not be precomputed (the writer grades them).
+        retried: the students whose first try failed.
+    """
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    retried: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def sandbox_slots(slots: int):
+    """At most ``slots`` sandboxes at once in this process, however many students are being graded.
+
+    Each student is graded with ``jobs`` sandboxes of their own at a time (so that one
+    submission whose tests all wait out their time limit does not hold up the class for
+    the sum of those limits), and this bounds the total at ``jobs``: never more sandboxes
+    than a serial run's GradeInSandbox starts at once, so no test gets less of the
+    machine than it would there. It wraps the ``run_batch`` that ``grade_submission``
+    calls; where that hook is missing, each student gets one sandbox at a time instead.
+    """
+    target = getattr(grader_module, "run_batch", None)
+    if target is None:
+        yield 1
+        return
+    semaphore = threading.BoundedSemaphore(slots)
+
+    @functools.wraps(target)
+    def limited(*args, **kwargs):
+        with semaphore:
+            return target(*args, **kwargs)
+
+    grader_module.run_batch = limited
+    try:
+        yield slots
+    finally:
+        grader_module.run_batch = target
+
+
+def grade_student(course: Path, assignment: str, student: str, tests: dict, cache: VerdictCache,
+                  limits: Limits, training_limits: Limits, jobs: int = 1) -> None:
+    """Fill the verdict cache for one student (``grade_submission``, as GradeInSandbox calls it)."""
+    all_tests = {grade_id: call for cells in tests.values() for grade_id, call in cells.items()}
+    submission = read_submission(course / "submitted" / student / assignment)
+    with tempfile.TemporaryDirectory(prefix="mytorch-submission-") as copy:
+        write_package(submission, Path(copy))
+        grade_submission(all_tests, submission, Path(copy), limits=limits, training_limits=training_limits,
+                         jobs=jobs, cache=cache)
+
+
 def precompute(course: Path, assignment: str, students: list[str], jobs: int, cache: VerdictCache,
-               limits: Limits, training_limits: Limits, tests: dict[str, dict]) -> dict[str, str]:
+               limits: Limits, training_limits: Limits, tests: dict[str, dict],
+               on_done: Callable[[str, bool], None] = lambda student, ok: None,
+               warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr)) -> Precomputed:
     """Fill the verdict cache for ``students``, ``jobs`` submissions at a time.
 
-    Returns:
-        student -> why their verdicts could not be precomputed (the serial pass will grade them).
+    A student whose grading raises is retried once; if it raises again, the
+    student is left to the writer (``on_done(student, False)``), which grades
+    them itself. ``on_done`` is called as each student finishes.
     """
     from tqdm import tqdm
 
-    all_tests = {grade_id: call for cells in tests.values() for grade_id, call in cells.items()}
-    failures: dict[str, str] = {}
+    result = Precomputed()
 
     def grade(student: str) -> None:
-        submission = read_submission(course / "submitted" / student / assignment)
-        with tempfile.TemporaryDirectory(prefix="mytorch-submission-") as copy:
-            write_package(submission, Path(copy))
-            grade_submission(all_tests, submission, Path(copy), limits=limits, training_limits=training_limits,
-                             jobs=1, cache=cache)
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool, \
-            tqdm(total=len(students), unit="student", desc="grading in sandboxes", file=sys.stdout) as bar:
-        futures = {pool.submit(grade, student): student for student in students}
-        for future in as_completed(futures):
-            student = futures[future]
+        started = time.perf_counter()
+        try:
+            grade_student(course, assignment, student, tests, cache, limits, training_limits, inner)
+        except Exception as first:
+            result.retried.append(student)
+            warn(f"warning: grading {student} in the sandboxes failed ({type(first).__name__}: {first}); "
+                 f"retrying once")
             try:
-                future.result()
-            except Exception as first:  # a worker that dies is retried once, then left to the serial pass
-                try:
-                    grade(student)
-                except Exception as second:
-                    failures[student] = f"{type(second).__name__}: {second} (first try: {first})"
-            bar.update()
-    return failures
+                grade_student(course, assignment, student, tests, cache, limits, training_limits, inner)
+            except Exception as second:
+                result.failures[student] = f"{type(second).__name__}: {second}"
+                warn(f"warning: {student} could not be graded in parallel ({result.failures[student]}); "
+                     f"nbgrader autograde grades them itself")
+        result.seconds[student] = time.perf_counter() - started
+
+    with sandbox_slots(max(1, jobs)) as inner, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
+            tqdm(total=len(students), unit="student", desc="grading in sandboxes", file=sys.stdout,
+                 mininterval=1.0) as bar:
+        futures = {pool.submit(grade, student): student for student in students}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                student = futures[future]
+                future.result()  # grade() catches what grading raises
+                bar.update()
+                on_done(student, student not in result.failures)
+    return result
 
 
-def autograde(course: Path, assignment: str, jobs: int, students: list[str] | None = None) -> int:
-    """Grade ``assignment`` for every submitted student (or ``students``); return nbgrader's exit code."""
-    from assignment.demo import run_nbgrader
+class Writer:
+    """One stock ``nbgrader autograde`` process, started early, told later which students to write."""
 
+    def __init__(self, course: Path, log: Path) -> None:
+        from assignment.demo import nbgrader_env
+
+        self.log_path = log
+        self.log = open(log, "w", encoding="utf-8")
+        self.process = subprocess.Popen([sys.executable, "-c", WRITER], cwd=course, env=nbgrader_env(),
+                                        stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT,
+                                        text=True)
+        self.students: list[str] = []
+        self.started = 0.0
+        self.seconds = 0.0
+
+    def start(self, args: list[str], students: list[str]) -> None:
+        self.students = students
+        self.started = time.perf_counter()
+        self.process.stdin.write(json.dumps(args) + "\n")
+        self.process.stdin.close()
+
+    def poll(self) -> int | None:
+        code = self.process.poll()
+        if code is not None and not self.seconds:
+            self.seconds = time.perf_counter() - self.started
+        return code
+
+    def close(self) -> None:
+        if self.process.poll() is None and not self.students:
+            self.process.stdin.close()  # an unused spare: it exits without running anything
+        self.process.wait()
+        self.poll()
+        self.log.close()
+
+
+def autograde(course: Path, assignment: str, jobs: int, students: list[str] | None = None,
+              writers: int | None = None) -> int:
+    """Grade ``assignment`` for every submitted student (or ``students``); return nbgrader's exit code.
+
+    Args:
+        course: the course root (holds nbgrader_config.py).
+        assignment: the assignment name.
+        jobs: submissions graded in the sandboxes at once.
+        students: only these students (the others' grades are left as they are).
+        writers: nbgrader processes writing grades at once (default: ``writers_for``).
+    """
     why_not = bwrap_available()
     if why_not:
         print(f"cannot grade: {why_not}", file=sys.stderr)
@@ -127,21 +320,121 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         print(f"no submissions of {assignment!r} to grade in {course / 'submitted'}", file=sys.stderr)
         return 2
     limits, training_limits = limits_from(coursedir.config)
-    cache_dir = course / CACHE_FOLDER / assignment
+    cache_dir = cache_folder(course, assignment)
     cache = VerdictCache(cache_dir)
+    max_writers = writers or writers_for(coursedir.db_url, jobs)
+    log_dir = course / "logs"
+    log_dir.mkdir(exist_ok=True)
     started = time.perf_counter()
     tests = trusted_tests(coursedir.db_url, assignment)
-    failures = precompute(course, assignment, chosen, jobs, cache, limits, training_limits, tests)
-    for student, why in failures.items():
-        print(f"warning: {student} could not be graded in parallel ({why}); the serial pass grades them",
-              file=sys.stderr)
-    middle = time.perf_counter()
-    args = ["autograde", assignment, "--force", f"--GradeInSandbox.cache_dir={cache_dir}"]
-    if students:
-        others = sorted(set(available) - set(chosen))
+
+    lock = threading.Lock()
+    ready: list[str] = []  # verdicts cached, grades not yet written
+    left_to_writer: list[str] = []  # verdicts not cached: the writer grades them itself
+    finished = threading.Event()
+    wake = threading.Event()
+
+    def on_done(student: str, ok: bool) -> None:
+        with lock:
+            (ready if ok else left_to_writer).append(student)
+        wake.set()
+
+    base_args = ["autograde", assignment, "--force", f"--GradeInSandbox.cache_dir={cache_dir}"]
+    min_chunk = max(MIN_CHUNK, math.ceil(len(chosen) / MAX_CHUNKS))
+    running: list[Writer] = []
+    done_writers: list[Writer] = []
+    spare: list[Writer] = []
+    counter = [0]
+
+    def new_writer() -> Writer:
+        counter[0] += 1
+        return Writer(course, log_dir / f"autograde-{counter[0]}.log")
+
+    def launch(batch: list[str]) -> None:
+        writer = spare.pop() if spare else new_writer()
+        others = sorted(set(available) - set(batch))
+        args = list(base_args)
         if others:
             args.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
-    result = run_nbgrader(course, *args, check=False)
-    print(f"graded {len(chosen)} submissions: {middle - started:.1f} s in sandboxes ({jobs} at a time), "
-          f"{time.perf_counter() - middle:.1f} s writing grades with nbgrader autograde")
-    return result.returncode
+        writer.start(args, batch)
+        running.append(writer)
+
+    def step(final: bool) -> None:
+        """Reap finished writers; start one on the ready students if there is room and enough of them."""
+        for writer in list(running):
+            if writer.poll() is not None:
+                running.remove(writer)
+                done_writers.append(writer)
+        while len(running) < max_writers:
+            with lock:
+                batch = sorted(ready) + (sorted(left_to_writer) if final else [])
+                if not batch or (not final and len(batch) < min_chunk):
+                    break
+                ready.clear()
+                if final:
+                    left_to_writer.clear()
+            # At the end, the rest is shared among the free writers (one, with SQLite).
+            parts = min(max_writers - len(running), len(batch)) if final else 1
+            for part in range(parts):
+                launch(batch[part::parts])
+        assigned = sum(len(w.students) for w in running + done_writers)
+        if not spare and assigned < len(chosen):
+            spare.append(new_writer())  # it imports nbgrader while the sandboxes run
+
+    spare.append(new_writer())
+    phase: dict[str, Precomputed] = {}
+
+    def run_precompute() -> None:
+        try:
+            phase["result"] = precompute(course, assignment, chosen, jobs, cache, limits, training_limits,
+                                         tests, on_done=on_done)
+        finally:
+            finished.set()
+            wake.set()
+
+    thread = threading.Thread(target=run_precompute, name="precompute", daemon=True)
+    thread.start()
+    while not finished.is_set():
+        wake.wait(timeout=0.5)
+        wake.clear()
+        step(final=False)
+    thread.join()
+    sandbox_seconds = time.perf_counter() - started
+    if "result" not in phase:  # precompute itself broke: the writers grade everyone
+        with lock:
+            left_to_writer[:] = sorted(set(chosen) - set(ready) - {s for w in running + done_writers
+                                                                    for s in w.students})
+    while True:
+        step(final=True)
+        with lock:
+            if not ready and not left_to_writer and not running:
+                break
+        time.sleep(0.1)
+    for writer in spare:
+        writer.close()
+    for writer in done_writers:
+        writer.close()
+    total = time.perf_counter() - started
+
+    failed = [w for w in done_writers if w.process.returncode != 0]
+    with open(log_dir / "autograde.log", "w", encoding="utf-8") as combined:
+        for writer in done_writers:
+            combined.write(f"=== nbgrader {' '.join(base_args)} for {len(writer.students)} students "
+                           f"(exit {writer.process.returncode}, {writer.seconds:.1f} s): "
+                           f"{', '.join(writer.students)}\n")
+            combined.write(writer.log_path.read_text(encoding="utf-8", errors="replace"))
+            writer.log_path.unlink()
+    for path in log_dir.glob("autograde-*.log"):  # unused spares
+        path.unlink()
+    result = phase.get("result", Precomputed())
+    if result.seconds:
+        slowest = sorted(result.seconds.items(), key=lambda item: -item[1])[:3]
+        print("slowest in the sandboxes: " + ", ".join(f"{s} {t:.1f} s" for s, t in slowest))
+    for writer in failed:
+        print(f"nbgrader autograde failed (exit {writer.process.returncode}) for: {', '.join(writer.students)}; "
+              f"see {log_dir / 'autograde.log'}", file=sys.stderr)
+    tail = total - sandbox_seconds
+    print(f"graded {len(chosen)} submissions in {total:.1f} s: {sandbox_seconds:.1f} s in sandboxes "
+          f"({jobs} at a time), grades written by {len(done_writers)} nbgrader autograde run(s) "
+          f"({max_writers} at a time), {tail:.1f} s writing after the sandboxes")
+    return failed[0].process.returncode if failed else 0
