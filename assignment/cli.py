@@ -69,6 +69,16 @@ def _lab(args: argparse.Namespace) -> int:
     return lab_main(workdir, port=args.port, fresh=args.fresh)
 
 
+def _report(args: argparse.Namespace) -> int:
+    """Per-question score distributions, the grades CSV and the most common failures."""
+    from assignment.report import write_report
+
+    course = Path(args.course).resolve()
+    out = Path(args.out).resolve() if args.out else course / "reports" / args.assignment
+    write_report(course, args.assignment, out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assignment", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workdir", help="where the working copy lives (default: .artifacts/student-lab)")
     p.add_argument("--fresh", action="store_true", help="start again from the release")
     p.set_defaults(run=_lab)
+
+    p = commands.add_parser("report", help="score distributions, grades CSV and common failures of a graded class")
+    p.add_argument("assignment")
+    p.add_argument("--course", default=".", help="the course root (default: the current folder)")
+    p.add_argument("--out", help="output folder (default: COURSE/reports/ASSIGNMENT)")
+    p.set_defaults(run=_report)
 
     args = parser.parse_args(argv)
     return args.run(args)
