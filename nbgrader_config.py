@@ -13,7 +13,10 @@ COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
 
 c.CourseDirectory.root = COURSE_ROOT
 c.CourseDirectory.course_id = "mytorch"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE_ROOT, "gradebook.db")
+# The gradebook: SQLite at the course root, unless MYTORCH_GRADEBOOK_URL names another
+# database (e.g. postgresql+psycopg2://user@host/mytorch, for several graders writing at once).
+c.CourseDirectory.db_url = os.environ.get("MYTORCH_GRADEBOOK_URL") or "sqlite:///" + os.path.join(
+    COURSE_ROOT, "gradebook.db")
 # Caches and checkpoints never travel between instructor and students.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".pytest_cache"]
 
