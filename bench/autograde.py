@@ -1,0 +1,432 @@
+"""Benchmark: grading a whole class, serially with nbgrader and in parallel with ``python -m assignment autograde``.
+
+    python bench/autograde.py                 # 40 submissions, the shipped config, --jobs 2
+    python bench/autograde.py --students 12 --timeout 3 --training-timeout 10
+    python bench/autograde.py --stock 8       # also stock nbgrader (in-kernel Execute) on 8 honest ones
+
+The class: ``--students`` synthetic submissions made from the four example
+students (correct, untouched stubs, three planted bugs, forward passes only)
+under new ids, plus a few hostile ones (an endless loop in ``ReLU.forward``, an
+endless loop at import, ``os._exit(0)`` at import, a memory hog in
+``Linear.forward``). Every submission's files are made distinct (a comment
+naming the student), as a real class's are: the verdict cache is keyed by the
+files' contents, so identical copies would be graded once and flatter the
+parallel command.
+
+The contenders, each in its own fresh scratch course (one ``nbgrader
+generate_assignment``, then copied; the same submissions collected into each):
+
+``serial``
+    ``nbgrader autograde mlp`` with the course's ``nbgrader_config.py``: one
+    submission after another (each question's tests still run in sandboxes,
+    one per CPU core at a time, inside a notebook).
+``parallel``
+    ``python -m assignment autograde mlp --jobs J``: sandbox verdicts for
+    ``J`` submissions at a time, the grades written by stock ``nbgrader
+    autograde`` from the verdict cache (see ``assignment/parallel.py``).
+``stock`` (with ``--stock N``)
+    nbgrader's own pipeline, no course preprocessors: the tests run in the
+    student's kernel (``Execute``), on ``N`` honest or buggy submissions only
+    (a hostile one would hang or fool it). For reference only: its grades are
+    not trusted, and are not compared.
+
+``--timeout``/``--training-timeout`` change the limits of every contender
+alike (appended to each scratch course's config); by default the shipped
+limits (20 s per test, 120 s for the training check) apply, and then the
+endless loop in ``ReLU.forward`` dominates the serial run: its three tests and
+the training check each wait out their limit.
+
+The grades of ``serial`` and ``parallel`` must agree exactly; the benchmark
+fails if they do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assignment.demo import collect, make_course, nbgrader_env, run_nbgrader  # noqa: E402
+from assignment.gradebook_table import grade_table  # noqa: E402
+
+ASSIGNMENT = "mlp"
+EXAMPLES = ROOT / "examples" / "submissions"
+HONEST = ("ada_correct", "ben_untouched", "cy_buggy", "dee_forward_only")
+FILES = ("__init__.py", "nn.py", "optim.py")
+
+# Hostile variants: appended to a correct nn.py.
+HOSTILE = {
+    "relu_loop": ("\n\ndef _forward_forever(self, x):\n    while True:\n        pass\n\n\n"
+                  "ReLU.forward = _forward_forever\n"),
+    "import_loop": "\n\nwhile True:\n    pass\n",
+    "import_exit": "\n\nimport os\n\nos._exit(0)\n",
+    "memory_hog": ("\n\n_linear_forward = Linear.forward\n\n\ndef _hog(self, x):\n"
+                   "    blocks = []\n    while True:\n        blocks.append(np.ones(2**27))\n\n\n"
+                   "Linear.forward = _hog\n"),
+}
+
+STOCK_AUTOGRADE = [
+    "nbgrader.preprocessors.Execute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+
+def class_plan(students: int, hostile: int | None = None) -> list[tuple[str, str]]:
+    """[(student id, kind)] for a class of ``students``: honest kinds in turn, then hostile ones.
+
+    ``hostile``: how many hostile submissions (default: one of each kind, at
+    most a tenth of the class, none below 10 students).
+    """
+    kinds = list(HOSTILE)
+    if hostile is None:
+        hostile = min(len(kinds), students // 10)
+    plan = []
+    honest = students - hostile
+    for i in range(honest):
+        kind = HONEST[i % len(HONEST)]
+        plan.append((f"s{i + 1:03d}_{kind.split('_')[0]}", kind))
+    for j in range(hostile):
+        kind = kinds[j % len(kinds)]
+        plan.append((f"s{honest + j + 1:03d}_{kind}", kind))
+    return plan
+
+
+def make_class(folder: Path, plan: list[tuple[str, str]]) -> Path:
+    """Write each planned student's ``mlp/mytorch`` into ``folder`` (distinct files per student)."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    for student, kind in plan:
+        base = kind if kind in HONEST else "ada_correct"
+        target = folder / student / ASSIGNMENT / "mytorch"
+        target.mkdir(parents=True)
+        for name in FILES:
+            source = EXAMPLES / base / ASSIGNMENT / "mytorch" / name
+            if not source.exists():
+                continue
+            text = f"# {student}'s copy\n" + source.read_text(encoding="utf-8")
+            if name == "nn.py" and kind in HOSTILE:
+                text += HOSTILE[kind]
+            (target / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+class PostgresUnavailable(RuntimeError):
+    """PostgreSQL is not installed and could not be installed."""
+
+
+def postgres_bin() -> Path | None:
+    """The folder of the newest installed PostgreSQL server programs (Debian's layout), if any."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+def ensure_postgres() -> Path:
+    """PostgreSQL's bin/ folder, installing Debian's ``postgresql`` package if it is missing."""
+    found = postgres_bin()
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], env=env, capture_output=True)
+        found = postgres_bin()
+    if found is None:
+        raise PostgresUnavailable("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb) and "
+                                  "`apt-get install postgresql` did not install it")
+    return found
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server: its own data folder, a free loopback port, trust
+    authentication, no durability (fsync off). Run as the ``postgres`` user when started as
+    root (the server refuses root). ``stop()`` kills it and removes every file."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.bin = ensure_postgres()
+        self.folder = Path(tempfile.mkdtemp(prefix="mytorch-postgres-"))
+        self.data = self.folder / "data"
+        self.user = "postgres"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.started = False
+        if os.geteuid() == 0:
+            import pwd
+
+            try:
+                entry = pwd.getpwnam("postgres")
+            except KeyError as error:
+                raise PostgresUnavailable("there is no `postgres` user to run the server as") from error
+            os.chown(self.folder, entry.pw_uid, entry.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") else None
+            if self.prefix is None:
+                raise PostgresUnavailable("runuser is missing: cannot run the server as `postgres`")
+        else:
+            self.prefix = []
+            self.user = os.environ.get("USER", "postgres")
+
+    def _run(self, *command: str) -> None:
+        result = subprocess.run([*self.prefix, *command], capture_output=True, text=True, cwd=self.folder)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed: {result.stdout[-1500:]}{result.stderr[-1500:]}")
+
+    def start(self) -> "PostgresServer":
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user,
+                  "--no-sync", "-E", "UTF8", "--locale=C")
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off "
+                   f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
+                  str(self.folder / "server.log"), "-w", "-t", "60", "start")
+        self.started = True
+        return self
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """Create database ``name`` (a copy of ``template``, if given); return its URL."""
+        command = [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user]
+        if template:
+            command += ["-T", template]
+        self._run(*command, name)
+        return self.url(name)
+
+    def url(self, name: str) -> str:
+        return f"postgresql+psycopg2://{self.user}@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        try:
+            if self.started:
+                subprocess.run([*self.prefix, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
+                                "-w", "stop"], capture_output=True, cwd="/")
+                self.started = False
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> "PostgresServer":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def prepare_base(workdir: Path, extra_config: str = "") -> Path:
+    """A scratch course with the assignment generated (copied for each contender)."""
+    base = workdir / "base"
+    make_course(base)
+    if extra_config:
+        with open(base / "nbgrader_config.py", "a", encoding="utf-8") as handle:
+            handle.write("\n# bench/autograde.py\n" + extra_config)
+    run_nbgrader(base, "generate_assignment", ASSIGNMENT, "--force")
+    return base
+
+
+def fresh_course(base: Path, target: Path, submissions: Path, extra_config: str = "") -> Path:
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(base, target, ignore=shutil.ignore_patterns("logs", ".nbgrader.log"))
+    # The config computes paths from its own location: the copy has its own gradebook.
+    if extra_config:
+        with open(target / "nbgrader_config.py", "a", encoding="utf-8") as handle:
+            handle.write("\n" + extra_config)
+    collect(target, submissions)
+    return target
+
+
+class CpuMeter:
+    """CPU seconds used by a command and every process it starts (sandboxes included), from a
+    cgroup's CPU accounting; None where cgroups cannot be created (not root, no cpuacct)."""
+
+    V1 = Path("/sys/fs/cgroup/cpuacct")
+    V2 = Path("/sys/fs/cgroup")
+
+    def __init__(self, name: str) -> None:
+        self.path: Path | None = None
+        for root, counter in ((self.V1, "cpuacct.usage"), (self.V2, "cpu.stat")):
+            if (root / counter).exists() or (root == self.V1 and root.is_dir()):
+                try:
+                    path = root / f"mytorch-bench-{os.getpid()}-{name}"
+                    path.mkdir(exist_ok=True)
+                    if (path / counter).exists():
+                        self.path, self.counter = path, counter
+                        return
+                    path.rmdir()
+                except OSError:
+                    continue
+
+    def enter(self) -> None:
+        """In the child, before exec: join the cgroup."""
+        if self.path is not None:
+            try:
+                (self.path / "cgroup.procs").write_text(str(os.getpid()))
+            except OSError:
+                pass
+
+    def seconds(self) -> float | None:
+        if self.path is None:
+            return None
+        try:
+            text = (self.path / self.counter).read_text()
+        except OSError:
+            return None
+        if self.counter == "cpuacct.usage":
+            return int(text) / 1e9
+        fields = dict(line.split() for line in text.splitlines() if line.strip())
+        return int(fields.get("usage_usec", 0)) / 1e6
+
+    def close(self) -> None:
+        if self.path is not None:
+            try:
+                self.path.rmdir()
+            except OSError:
+                pass
+
+
+def run_timed(name: str, command: list[str], cwd: Path, log: Path) -> tuple[float, float | None, str]:
+    """Run ``command``; return (wall seconds, CPU seconds or None, its stdout)."""
+    meter = CpuMeter(name)
+    started = time.perf_counter()
+    try:
+        result = subprocess.run(command, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True,
+                                preexec_fn=meter.enter)
+        seconds = time.perf_counter() - started
+        cpu = meter.seconds()
+    finally:
+        meter.close()
+    log.parent.mkdir(exist_ok=True)
+    log.write_text(result.stdout + result.stderr, encoding="utf-8")
+    if result.returncode != 0:
+        raise SystemExit(f"{name} failed (exit {result.returncode}); see {log}:\n{result.stderr[-3000:]}")
+    return seconds, cpu, result.stdout
+
+
+def run_serial(course: Path, name: str = "serial") -> tuple[float, float | None]:
+    seconds, cpu, _ = run_timed(name, [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
+                                course, course / "logs" / "autograde.log")
+    return seconds, cpu
+
+
+def run_parallel(course: Path, jobs: int) -> tuple[float, float | None, str]:
+    seconds, cpu, stdout = run_timed("parallel", [sys.executable, "-m", "assignment", "autograde", ASSIGNMENT,
+                                                  "--jobs", str(jobs), "--course", str(course)],
+                                     ROOT, course / "logs" / "parallel.log")
+    summary = [line for line in stdout.splitlines() if line.startswith("graded ")]
+    return seconds, cpu, summary[-1] if summary else ""
+
+
+def scores(course: Path) -> dict[str, dict[str, float]]:
+    return {student: {key: score for key, (score, _) in row.items()}
+            for student, row in grade_table(course, ASSIGNMENT).items()}
+
+
+def format_results(rows: list[tuple[str, int, list[float], list[float | None]]], reference: str = "serial") -> str:
+    """A table: contender, submissions, runs, median wall seconds, wall and CPU seconds per
+    submission, speed-up (``reference``'s wall s/sub over the contender's)."""
+    per_sub = {name: statistics.median(walls) / count for name, count, walls, _ in rows}
+    lines = [f"{'contender':<10} {'subs':>5} {'runs':>4} {'median s':>9} {'s/sub':>7} {'CPU s/sub':>10} "
+             f"{'speed-up':>9}", "-" * 61]
+    for name, count, walls, cpus in rows:
+        known = [c for c in cpus if c is not None]
+        cpu = f"{statistics.median(known) / count:.2f}" if known else "n/a"
+        speedup = per_sub[reference] / per_sub[name] if reference in per_sub else float("nan")
+        lines.append(f"{name:<10} {count:>5} {len(walls):>4} {statistics.median(walls):>9.1f} "
+                     f"{per_sub[name]:>7.2f} {cpu:>10} {speedup:>8.2f}x")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--hostile", type=int, default=None, help="hostile submissions among them")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each contender (median reported)")
+    parser.add_argument("--timeout", type=float, help="seconds per test, for every contender")
+    parser.add_argument("--training-timeout", type=float, help="seconds for the training check")
+    parser.add_argument("--stock", type=int, default=0, help="also stock nbgrader on this many honest submissions")
+    parser.add_argument("--workdir", default=str(ROOT / ".artifacts" / "bench_autograde"))
+    args = parser.parse_args(argv)
+
+    workdir = Path(args.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    extra = ""
+    if args.timeout is not None:
+        extra += f"c.GradeInSandbox.timeout = {args.timeout!r}\n"
+    if args.training_timeout is not None:
+        extra += f"c.GradeInSandbox.training_timeout = {args.training_timeout!r}\n"
+    plan = class_plan(args.students, args.hostile)
+    submissions = make_class(workdir / "submissions", plan)
+    kinds: dict[str, int] = {}
+    for _, kind in plan:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    print(f"class: {len(plan)} submissions: " + ", ".join(f"{n} {k}" for k, n in kinds.items()))
+    print(f"limits: {'shipped config' if not extra else extra.strip().replace(chr(10), '; ')}; "
+          f"{os.cpu_count()} CPU cores; parallel --jobs {args.jobs}; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    base = prepare_base(workdir, extra)
+
+    walls: dict[str, list[float]] = {"serial": [], "parallel": [], "stock": []}
+    cpus: dict[str, list[float | None]] = {"serial": [], "parallel": [], "stock": []}
+    for round_ in range(args.repeat):
+        course = fresh_course(base, workdir / "serial", submissions)
+        wall, cpu = run_serial(course)
+        walls["serial"].append(wall)
+        cpus["serial"].append(cpu)
+        serial_scores = scores(course)
+        course = fresh_course(base, workdir / "parallel", submissions)
+        wall, cpu, summary = run_parallel(course, args.jobs)
+        walls["parallel"].append(wall)
+        cpus["parallel"].append(cpu)
+        parallel_scores = scores(course)
+        if parallel_scores != serial_scores:
+            differ = sorted(s for s in set(serial_scores) | set(parallel_scores)
+                            if serial_scores.get(s) != parallel_scores.get(s))
+            print(f"MISMATCH between serial and parallel grades for: {', '.join(differ)}", file=sys.stderr)
+            return 1
+        print(f"round {round_ + 1}: serial {walls['serial'][-1]:.1f} s, parallel {wall:.1f} s; "
+              f"grades identical for {len(serial_scores)} students\n  parallel: {summary}")
+    rows = [("serial", len(plan), walls["serial"], cpus["serial"]),
+            ("parallel", len(plan), walls["parallel"], cpus["parallel"])]
+
+    if args.stock:
+        honest = [student for student, kind in plan if kind in HONEST][: args.stock]
+        stock_extra = ("c.Autograde.autograde_preprocessors = " + repr(STOCK_AUTOGRADE) + "\n"
+                       "c.Autograde.exporter_class = 'nbconvert.exporters.NotebookExporter'\n")
+        stock_submissions = workdir / "stock_submissions"
+        if stock_submissions.exists():
+            shutil.rmtree(stock_submissions)
+        for student in honest:
+            shutil.copytree(submissions / student, stock_submissions / student)
+        for _ in range(args.repeat):
+            course = fresh_course(base, workdir / "stock", stock_submissions, stock_extra)
+            wall, cpu = run_serial(course, "stock")
+            walls["stock"].append(wall)
+            cpus["stock"].append(cpu)
+        rows.append(("stock", len(honest), walls["stock"], cpus["stock"]))
+
+    print()
+    print(format_results(rows))
+    print("\ns/sub: median wall-clock seconds of a run over its submissions; CPU s/sub: CPU seconds of "
+          "every process of the run (sandboxes included), where a cgroup could measure them; "
+          "speed-up: serial's s/sub over the contender's.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
