@@ -25,12 +25,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages: bubblewrap (the grading sandbox) and chromium (the browser
-# tests; Playwright never downloads a browser here).
+# Debian packages: bubblewrap (the grading sandbox), chromium (the browser
+# tests; Playwright never downloads a browser here) and postgresql (the
+# PostgreSQL gradebook test starts a throwaway server).
 system-deps:
 	@missing=""; \
 	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
