@@ -39,6 +39,7 @@ __all__ = [
     "Panel",
     "Op",
     "matrix_rows",
+    "fixed_panel",
     "shape_note",
     "fmt",
     "FastText",
@@ -326,8 +327,16 @@ class MatrixPanel:
         title_color: str = "black",
         row_labels: bool = True,
         col_labels: bool = True,
+        fixed: bool = False,
     ) -> None:
+        """
+        Args:
+            fixed: the values are set once and never change with an interaction: the panel is
+                drawn into the static layer, so interactions redraw less.
+        """
         self.layered = layered
+        self._keep = (lambda artist: artist) if fixed else layered.value
+        self._changed = layered.static_changed if fixed else layered.values_changed
         self.ax = ax
         self.shape = tuple(int(s) for s in shape)
         self.digits = digits
@@ -337,7 +346,7 @@ class MatrixPanel:
         self.values: np.ndarray | None = None
         image = np.zeros(self.shape)
         colours = matplotlib.colormaps[cmap].with_extremes(bad="#eeeeee")  # NaN (no value) shows grey
-        self.image = layered.value(ax.imshow(image, cmap=colours, interpolation="nearest", aspect="auto"))
+        self.image = self._keep(ax.imshow(image, cmap=colours, interpolation="nearest", aspect="auto"))
         ax.set_xlim(-0.5, c - 0.5)
         ax.set_ylim(r - 0.5, -0.5)
         # No matplotlib axis machinery (ticks are slow to build): a frame, indices and title as plain artists.
@@ -360,9 +369,9 @@ class MatrixPanel:
             for i in range(r):
                 row = []
                 for j in range(c):
-                    row.append(layered.value(fast_text(ax, j, i, "", ha="center", va="center", fontsize=fontsize)))
+                    row.append(self._keep(fast_text(ax, j, i, "", ha="center", va="center", fontsize=fontsize)))
                 self.texts.append(row)
-        self.message = layered.value(
+        self.message = self._keep(
             ax.text(
                 (c - 1) / 2, (r - 1) / 2, "", ha="center", va="center", fontsize=7.5, color=MISMATCH,
                 zorder=6, clip_on=False,
@@ -376,7 +385,7 @@ class MatrixPanel:
     # -- values layer -------------------------------------------------
     def set(self, values: Any = None, message: str | None = None) -> None:
         """Show ``values`` (shaped like the panel) or, if None, just ``message``."""
-        self.layered.values_changed()
+        self._changed()
         array = None if values is None else np.asarray(values, dtype=float)
         if array is not None and array.shape != self.shape:
             message = message or shape_note(array.shape, self.shape)
@@ -416,7 +425,7 @@ class MatrixPanel:
 
     def mark(self, mask: np.ndarray | None, color: str = MISMATCH) -> None:
         """Outline every entry where ``mask`` is True (None clears)."""
-        self.layered.values_changed()
+        self._changed()
         for rect in self._marks.values():
             rect.set_visible(False)
         if mask is None:
@@ -430,7 +439,7 @@ class MatrixPanel:
             if rect is None:
                 rect = Rectangle((j - 0.44, i - 0.44), 0.88, 0.88, fill=False, ec=color, lw=2.2, zorder=5)
                 self.ax.add_patch(rect)
-                self.layered.value(rect)
+                self._keep(rect)
                 self._marks[key] = rect
             rect.set_edgecolor(color)
             rect.set_visible(True)
@@ -478,3 +487,8 @@ def shape_title(name: str, shape: Iterable[int], meaning: str = "") -> str:
     """'name\\nshape (3, 4) = (N, in)' style titles."""
     shape = tuple(int(s) for s in shape)
     return f"{name}\n{shape}" + (f" = {meaning}" if meaning else "")
+
+
+def fixed_panel(*args: Any, **kwargs: Any) -> MatrixPanel:
+    """A ``MatrixPanel`` whose values never change once set (drawn in the static layer)."""
+    return MatrixPanel(*args, fixed=True, **kwargs)

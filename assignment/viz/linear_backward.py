@@ -12,7 +12,7 @@ from assignment.viz._base import level_of, safely
 from assignment.viz._data import tenths
 from assignment.viz._fd import Comparison, central_differences
 from assignment.viz._gradviz import GradientViz
-from assignment.viz._plots import MatrixPanel, Op, Panel, matrix_rows, shape_title
+from assignment.viz._plots import Op, Panel, fixed_panel, matrix_rows, shape_title
 from assignment.viz.linear_forward import build_linear
 
 __all__ = ["LinearBackwardViz", "linear_backward"]
@@ -58,16 +58,16 @@ class LinearBackwardViz(GradientViz):
         self.figure, axes = matrix_rows(rows, cell=0.4, title_height=0.45, bottom=0.2)
         f = self.figure
         self.panels = {
-            "X": MatrixPanel(f, axes["X"], (n, i_f), shape_title("X (input)", (n, i_f))),
-            "W": MatrixPanel(f, axes["W"], (i_f, o_f), shape_title("W = weight", (i_f, o_f))),
-            "b": MatrixPanel(f, axes["b"], (1, o_f), shape_title("b = bias", (1, o_f))),
-            "G": MatrixPanel(f, axes["G"], (n, o_f), shape_title("G (given)", (n, o_f), "Out's shape")),
-            "dX": MatrixPanel(f, axes["dX"], (n, i_f), shape_title("returned ∂L/∂X", self._shape_of("input"))),
-            "dW": MatrixPanel(f, axes["dW"], (i_f, o_f), shape_title("grad_weight", self._shape_of("weight"))),
-            "db": MatrixPanel(f, axes["db"], (1, o_f), shape_title("grad_bias", self._shape_of("bias"))),
-            "fX": MatrixPanel(f, axes["fX"], (n, i_f), shape_title("estimate ∂L/∂X", (n, i_f))),
-            "fW": MatrixPanel(f, axes["fW"], (i_f, o_f), shape_title("estimate ∂L/∂W", (i_f, o_f))),
-            "fb": MatrixPanel(f, axes["fb"], (1, o_f), shape_title("estimate ∂L/∂b", (1, o_f))),
+            "X": fixed_panel(f, axes["X"], (n, i_f), shape_title("X (input)", (n, i_f))),
+            "W": fixed_panel(f, axes["W"], (i_f, o_f), shape_title("W = weight", (i_f, o_f))),
+            "b": fixed_panel(f, axes["b"], (1, o_f), shape_title("b = bias", (1, o_f))),
+            "G": fixed_panel(f, axes["G"], (n, o_f), shape_title("G (given)", (n, o_f), "Out's shape")),
+            "dX": fixed_panel(f, axes["dX"], (n, i_f), shape_title("returned ∂L/∂X", self._shape_of("input"))),
+            "dW": fixed_panel(f, axes["dW"], (i_f, o_f), shape_title("grad_weight", self._shape_of("weight"))),
+            "db": fixed_panel(f, axes["db"], (1, o_f), shape_title("grad_bias", self._shape_of("bias"))),
+            "fX": fixed_panel(f, axes["fX"], (n, i_f), shape_title("estimate ∂L/∂X", (n, i_f))),
+            "fW": fixed_panel(f, axes["fW"], (i_f, o_f), shape_title("estimate ∂L/∂W", (i_f, o_f))),
+            "fb": fixed_panel(f, axes["fb"], (1, o_f), shape_title("estimate ∂L/∂b", (1, o_f))),
         }
         p = self.panels
         p["X"].set(self.x)

@@ -9,7 +9,7 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Stepper, Visualizer, guarded, safely, text_block
 from assignment.viz._data import tenths
-from assignment.viz._plots import MatrixPanel, Panel, fmt, matrix_rows, shape_title, shape_note
+from assignment.viz._plots import Panel, fixed_panel, fmt, matrix_rows, shape_note, shape_title
 
 __all__ = ["LinearForwardViz", "linear_forward", "build_linear"]
 
@@ -76,10 +76,10 @@ class LinearForwardViz(Visualizer):
         ]])
         f = self.figure
         self.panels = {
-            "X": MatrixPanel(f, axes["X"], (n, i_f), shape_title("X (input)", (n, i_f), "(N, in)")),
-            "W": MatrixPanel(f, axes["W"], (i_f, o_f), shape_title("W = weight", (i_f, o_f), "(in, out)")),
-            "b": MatrixPanel(f, axes["b"], (1, o_f), shape_title("b = bias", (1, o_f))),
-            "Out": MatrixPanel(f, axes["Out"], (n, o_f), shape_title("Out: your forward", (n, o_f), "(N, out)")),
+            "X": fixed_panel(f, axes["X"], (n, i_f), shape_title("X (input)", (n, i_f), "(N, in)")),
+            "W": fixed_panel(f, axes["W"], (i_f, o_f), shape_title("W = weight", (i_f, o_f), "(in, out)")),
+            "b": fixed_panel(f, axes["b"], (1, o_f), shape_title("b = bias", (1, o_f))),
+            "Out": fixed_panel(f, axes["Out"], (n, o_f), shape_title("Out: your forward", (n, o_f), "(N, out)")),
         }
         self.panels["X"].set(self.x)
         self.panels["W"].set(self.weight)

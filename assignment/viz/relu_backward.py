@@ -12,7 +12,7 @@ from assignment.viz._base import level_of, safely
 from assignment.viz._data import tenths
 from assignment.viz._fd import EPS, Comparison, central_differences
 from assignment.viz._gradviz import GradientViz
-from assignment.viz._plots import MatrixPanel, Op, Panel, matrix_rows, shape_title
+from assignment.viz._plots import Op, Panel, fixed_panel, matrix_rows, shape_title
 
 __all__ = ["ReluBackwardViz", "relu_backward"]
 
@@ -54,10 +54,10 @@ class ReluBackwardViz(GradientViz):
         ]])
         f = self.figure
         self.panels = {
-            "X": MatrixPanel(f, axes["X"], shape, shape_title("X (forward input)", shape)),
-            "G": MatrixPanel(f, axes["G"], shape, shape_title("G = ∂L/∂Out (given)", shape)),
-            "yours": MatrixPanel(f, axes["yours"], shape, shape_title("your backward(G)", self._shown_shape())),
-            "fd": MatrixPanel(f, axes["fd"], shape, shape_title("estimate ∂L/∂X", shape)),
+            "X": fixed_panel(f, axes["X"], shape, shape_title("X (forward input)", shape)),
+            "G": fixed_panel(f, axes["G"], shape, shape_title("G = ∂L/∂Out (given)", shape)),
+            "yours": fixed_panel(f, axes["yours"], shape, shape_title("your backward(G)", self._shown_shape())),
+            "fd": fixed_panel(f, axes["fd"], shape, shape_title("estimate ∂L/∂X", shape)),
         }
         self.panels["X"].set(self.x)
         self.panels["G"].set(self.g)

@@ -9,7 +9,7 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Stepper, Visualizer, guarded, safely, text_block
 from assignment.viz._data import tenths
-from assignment.viz._plots import MatrixPanel, Op, Panel, fmt, matrix_rows, shape_title, shape_note
+from assignment.viz._plots import Op, Panel, fixed_panel, fmt, matrix_rows, shape_note, shape_title
 
 __all__ = ["ReluForwardViz", "relu_forward"]
 
@@ -56,10 +56,10 @@ class ReluForwardViz(Visualizer):
         ]])
         f = self.figure
         self.panels = {
-            "X": MatrixPanel(f, axes["X"], shape, shape_title("X (input)", shape)),
-            "mask": MatrixPanel(f, axes["mask"], shape, "1[X > 0]\n1 keeps, 0 zeroes", cmap="Greens",
+            "X": fixed_panel(f, axes["X"], shape, shape_title("X (input)", shape)),
+            "mask": fixed_panel(f, axes["mask"], shape, "1[X > 0]\n1 keeps, 0 zeroes", cmap="Greens",
                                 limits=(0, 1.6), digits=0),
-            "Out": MatrixPanel(f, axes["Out"], shape, shape_title("Out: your forward", shape)),
+            "Out": fixed_panel(f, axes["Out"], shape, shape_title("Out: your forward", shape)),
         }
         self.panels["X"].set(self.x)
         self.panels["mask"].set(self.mask)

@@ -15,7 +15,7 @@ from assignment.viz._base import Message, Stepper, Visualizer, guarded, level_of
 from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
 from assignment.viz._fd import central_differences, compare
-from assignment.viz._plots import HIGHLIGHT, MUTED, SECOND, MatrixPanel, Op, Panel, matrix_rows, shape_title, shape_note
+from assignment.viz._plots import HIGHLIGHT, MUTED, SECOND, Op, Panel, fixed_panel, matrix_rows, shape_note, shape_title
 from assignment.viz._standins import ProbeLoss, standin_layers
 from assignment.viz.sequential_forward import STANDINS, YOURS, layer_name, role_names, student_layers
 
@@ -322,19 +322,19 @@ class SequentialBackwardViz(Visualizer):
         f = r.figure
         for k in range(depth + 1):
             title = "X (input)" if k == 0 else f"after layer {k}"
-            panel = MatrixPanel(f, axes[f"s{k}"], r.shapes[k], shape_title(title, r.shapes[k]), fontsize=7)
+            panel = fixed_panel(f, axes[f"s{k}"], r.shapes[k], shape_title(title, r.shapes[k]), fontsize=7)
             panel.set(r.stages[k] if k < len(r.stages) else None, message=None if (
                 k < len(r.stages) and r.stages[k] is not None) else "not reached")
             r.panels[f"s{k}"] = panel
             gtitle = "∂L/∂X" if k == 0 else f"∂L/∂(after {k})"
-            gpanel = MatrixPanel(f, axes[f"g{k}"], r.shapes[k], shape_title(gtitle, r.shapes[k]), fontsize=7)
+            gpanel = fixed_panel(f, axes[f"g{k}"], r.shapes[k], shape_title(gtitle, r.shapes[k]), fontsize=7)
             gpanel.set(r.grads[k], message=r.grad_notes[k] if r.grads[k] is None else None)
             r.panels[f"g{k}"] = gpanel
-        ret = MatrixPanel(f, axes["ret"], r.shapes[0], shape_title("Sequential.backward", r.shapes[0]), fontsize=7)
+        ret = fixed_panel(f, axes["ret"], r.shapes[0], shape_title("Sequential.backward", r.shapes[0]), fontsize=7)
         ret.set(r.returned, message=r.returned_note or (None if r.returned is not None else "not available"))
         ret.mark(r.differs)
         r.panels["ret"] = ret
-        fd = MatrixPanel(f, axes["fd"], r.shapes[0], shape_title("finite differences", r.shapes[0]), fontsize=7)
+        fd = fixed_panel(f, axes["fd"], r.shapes[0], shape_title("finite differences", r.shapes[0]), fontsize=7)
         fd.set(r.estimate, message=None if r.estimate is not None else "needs a working forward")
         fd.mark(r.kinks, MUTED)
         r.panels["fd"] = fd

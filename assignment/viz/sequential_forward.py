@@ -12,7 +12,7 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Message, Stepper, Visualizer, guarded, level_of, safely, text_block
 from assignment.viz._data import tenths
-from assignment.viz._plots import HIGHLIGHT, SECOND, MatrixPanel, Op, Panel, matrix_rows, shape_title, shape_note
+from assignment.viz._plots import HIGHLIGHT, SECOND, Op, Panel, fixed_panel, matrix_rows, shape_note, shape_title
 from assignment.viz._standins import standin_layers
 from assignment.viz.linear_forward import build_linear
 
@@ -233,10 +233,10 @@ class SequentialForwardViz(Visualizer):
         p.figure, axes = matrix_rows([row, second], cell=_CELL)
         for k, shape in enumerate(p.shapes):
             title = "X (input)" if k == 0 else f"after layer {k}"
-            panel = MatrixPanel(p.figure, axes[f"s{k}"], shape, shape_title(title, shape), fontsize=7.5)
+            panel = fixed_panel(p.figure, axes[f"s{k}"], shape, shape_title(title, shape), fontsize=7.5)
             panel.set(p.stages[k], message=p.stage_notes[k])
             p.panels[f"s{k}"] = panel
-        seq = MatrixPanel(p.figure, axes["seq"], p.shapes[-1], shape_title("Sequential.forward(X)", p.shapes[-1]),
+        seq = fixed_panel(p.figure, axes["seq"], p.shapes[-1], shape_title("Sequential.forward(X)", p.shapes[-1]),
                           fontsize=7.5)
         seq.set(p.output, message=p.output_note)
         seq.mark(p.differs)

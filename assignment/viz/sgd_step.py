@@ -13,7 +13,7 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Visualizer, guarded, level_of, safely, text_block
 from assignment.viz._data import tenths
-from assignment.viz._plots import FastText, MatrixPanel, Op, Panel, fmt, matrix_rows, shape_title
+from assignment.viz._plots import FastText, MatrixPanel, Op, Panel, fixed_panel, fmt, matrix_rows, shape_title
 from assignment.viz.linear_forward import build_linear
 
 __all__ = ["SgdStepViz", "sgd_step", "bowl", "bowl_gradient"]
@@ -94,13 +94,13 @@ class SgdStepViz(Visualizer):
         self.figure, axes = matrix_rows(rows, extra_height=3.5, min_width=8.6)
         f = self.figure
         self.panels = {
-            "W": MatrixPanel(f, axes["W"], (3, 2), shape_title("W = weight", (3, 2))),
-            "gW": MatrixPanel(f, axes["gW"], (3, 2), shape_title("grad_weight", (3, 2))),
+            "W": fixed_panel(f, axes["W"], (3, 2), shape_title("W = weight", (3, 2))),
+            "gW": fixed_panel(f, axes["gW"], (3, 2), shape_title("grad_weight", (3, 2))),
             "nW": MatrixPanel(f, axes["nW"], (3, 2), shape_title("W after your step", (3, 2))),
             "rW": MatrixPanel(f, axes["rW"], (3, 2), "(W_new − W) / (−grad)\nshould be lr", cmap="Greens",
                               symmetric=False, limits=(0, 2.0), digits=3),
-            "b": MatrixPanel(f, axes["b"], (1, 2), shape_title("b = bias", (1, 2))),
-            "gb": MatrixPanel(f, axes["gb"], (1, 2), shape_title("grad_bias", (1, 2))),
+            "b": fixed_panel(f, axes["b"], (1, 2), shape_title("b = bias", (1, 2))),
+            "gb": fixed_panel(f, axes["gb"], (1, 2), shape_title("grad_bias", (1, 2))),
             "nb": MatrixPanel(f, axes["nb"], (1, 2), shape_title("b after your step", (1, 2))),
             "rb": MatrixPanel(f, axes["rb"], (1, 2), "(b_new − b) / (−grad)", cmap="Greens", symmetric=False,
                               limits=(0, 2.0), digits=3),

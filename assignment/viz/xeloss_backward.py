@@ -12,7 +12,7 @@ from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
 from assignment.viz._fd import Comparison, central_differences
 from assignment.viz._gradviz import GradientViz
-from assignment.viz._plots import MatrixPanel, Op, Panel, matrix_rows, shape_title
+from assignment.viz._plots import Op, Panel, fixed_panel, matrix_rows, shape_title
 from assignment.viz.xeloss_forward import TARGET, target_log_probs
 
 __all__ = ["XelossBackwardViz", "xeloss_backward"]
@@ -54,9 +54,9 @@ class XelossBackwardViz(GradientViz):
         if problem is not None and problem.kind == _safe.SHAPE and problem.value is not None:
             shown = tuple(np.shape(comparison.problem.value))
         self.panels = {
-            "I": MatrixPanel(f, axes["I"], (n, c), shape_title("I = logits", (n, c), "(N, C)")),
-            "yours": MatrixPanel(f, axes["yours"], (n, c), shape_title("your backward()", shown)),
-            "fd": MatrixPanel(f, axes["fd"], (n, c), shape_title(f"estimate from {self.fd_source}", (n, c))),
+            "I": fixed_panel(f, axes["I"], (n, c), shape_title("I = logits", (n, c), "(N, C)")),
+            "yours": fixed_panel(f, axes["yours"], (n, c), shape_title("your backward()", shown)),
+            "fd": fixed_panel(f, axes["fd"], (n, c), shape_title(f"estimate from {self.fd_source}", (n, c))),
         }
         self.panels["I"].set(self.logits)
         mask = np.zeros((n, c), dtype=bool)
