@@ -433,3 +433,13 @@ def malformed_notebooks(ctx: Context) -> None:
     save_notebook(ctx, "02_backward.ipynb", nb)
     (ctx.submission / "03_step.ipynb").write_text("", encoding="utf-8")
     (ctx.submission / "04_training.ipynb").unlink()
+
+
+def symlinked_notebooks(ctx: Context) -> None:
+    """Notebooks that are symbolic links to another student's notebook and to the source notebook
+    (hidden tests included): read as unreadable, the released notebook stands in."""
+    (ctx.submission / "01_forward.ipynb").unlink()
+    (ctx.submission / "01_forward.ipynb").symlink_to(
+        ctx.course / "submitted" / "ada_correct" / "mlp" / "01_forward.ipynb")
+    (ctx.submission / "02_backward.ipynb").unlink()
+    (ctx.submission / "02_backward.ipynb").symlink_to(ctx.course / "source" / "mlp" / "02_backward.ipynb")

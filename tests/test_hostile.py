@@ -44,6 +44,7 @@ TIMEOUT = 3  # --GradeInSandbox.timeout: seconds per test
 TRAINING_TIMEOUT = 8  # --GradeInSandbox.training_timeout
 MAX_AUTOGRADE_SECONDS = 240
 SECRET = "instructor-secret-3f9c1b7e"  # in a course file no student may read
+ADA_NOTE = "ada-private-note-51d0c2"  # in ada's own notebook: no other student's feedback may show it
 Z = hs.scores  # full marks except the questions named
 
 ALL_ZERO = Z(*hs.ALL_KEYS)
@@ -151,6 +152,8 @@ CASES = [
     # code would pass it. The unreadable notebooks are graded in full from mytorch/.
     hs.Case("malformed_notebooks", hs.malformed_notebooks, Z("training_accuracy"), {},
             "01 invalid JSON, 02 schema_version 99, 03 empty file, 04 missing"),
+    hs.Case("symlinked_notebooks", hs.symlinked_notebooks, Z(), {},
+            "01 a symlink to ada's notebook, 02 a symlink to the source notebook (hidden tests)"),
 ]
 HONEST = {"ada_correct": Z(), "cy_buggy": CY_BUGGY}
 
@@ -225,6 +228,10 @@ def graded(tmp_path_factory) -> Graded:
     make_course(course)
     run_nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     assert collect(course, EXAMPLES, list(HONEST)) == sorted(HONEST)
+    ada = course / "submitted" / "ada_correct" / ASSIGNMENT / "01_forward.ipynb"
+    nb = json.loads(ada.read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": f"My own notes: {ADA_NOTE}"})
+    ada.write_text(json.dumps(nb), encoding="utf-8")
     (course / "secret.txt").write_text(SECRET + "\n", encoding="utf-8")
     victim = subprocess.Popen(["sleep", "600"])
     server, connections = _listen()
@@ -365,6 +372,16 @@ def test_isolation_nothing_stolen(graded):
                 assert hs.STOLEN.encode() not in data, path
                 assert SECRET.encode() not in data, path
     assert hs.STOLEN not in graded.autograde_log
+
+
+def test_no_student_sees_another_students_notebook(graded):
+    for student in list(HONEST) + [c.name for c in CASES]:
+        if student != "ada_correct":
+            assert ADA_NOTE not in _feedback_text(graded.course, student), student
+            for path in (graded.course / "autograded" / student).rglob("*.ipynb"):
+                assert ADA_NOTE not in path.read_text(encoding="utf-8"), path
+    assert ADA_NOTE in _feedback_text(graded.course, "ada_correct")
+    assert "is a symbolic link" in _feedback_text(graded.course, "symlinked_notebooks")
 
 
 def test_isolation_no_network_no_kill(graded):

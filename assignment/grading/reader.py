@@ -126,6 +126,8 @@ class TolerantNotebookExporter(NotebookExporter):
         resources["metadata"]["name"] = os.path.splitext(basename)[0]
         resources["metadata"]["path"] = path
         try:
+            if os.path.islink(filename):  # it could point at another student's notebook, or the source's
+                raise ValueError("the notebook is a symbolic link, not a file")
             if os.path.getsize(filename) > MAX_NOTEBOOK_BYTES:
                 raise ValueError(f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
             nb = nbformat.read(filename, as_version=4)
