@@ -11,8 +11,10 @@ interaction: the callback, the calls into mytorch, the redraw and the PNG encodi
     python bench/viz_latency.py --n 100
     python bench/viz_latency.py --quick    # N = 3, for a smoke test
 
-Two tables come out: interactions (median, p90, max, within budget or not) and
-one-off actions (building each widget; one epoch of training from the Train button).
+Two tables come out: interactions (median, p90, max wall-clock ms, median CPU ms of
+the process, within budget or not) and one-off actions (building each widget; one
+epoch of training from the Train button). On a busy machine the wall-clock times
+grow with the load while the CPU column stays put: read both.
 """
 
 from __future__ import annotations
@@ -128,14 +130,22 @@ def one_offs(nn, optim) -> list[tuple[str, str, Callable[[], object]]]:
     return out
 
 
-def measure(action: Callable[[], object], n: int, warmup: int = 1) -> list[float]:
+class Times(list):
+    """Wall-clock milliseconds of each call, with the process CPU milliseconds in ``cpu``."""
+
+    cpu: list
+
+
+def measure(action: Callable[[], object], n: int, warmup: int = 1) -> Times:
     """Milliseconds of ``n`` calls of ``action`` (after ``warmup`` untimed ones)."""
     for _ in range(warmup):
         action()
-    times = []
+    times = Times()
+    times.cpu = []
     for _ in range(n):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         action()
+        times.cpu.append((time.process_time() - start_cpu) * 1000)
         times.append((time.perf_counter() - start) * 1000)
     return times
 
@@ -145,13 +155,15 @@ def p90(values: list[float]) -> float:
 
 
 def format_rows(rows: list[tuple[str, str, list[float]]], *, budget: bool) -> str:
-    head = f"{'visualizer':<20} {'interaction':<34} {'n':>4} {'median ms':>10} {'p90 ms':>8} {'max ms':>8}"
+    head = (f"{'visualizer':<20} {'interaction':<34} {'n':>4} {'median ms':>10} {'p90 ms':>8} {'max ms':>8}"
+            f" {'CPU ms':>7}")
     if budget:
         head += f"  {'< 50 ms':>7}"
     lines = [head, "-" * len(head)]
     for name, what, times in rows:
         median = statistics.median(times)
-        line = f"{name:<20} {what:<34} {len(times):>4} {median:>10.1f} {p90(times):>8.1f} {max(times):>8.1f}"
+        line = (f"{name:<20} {what:<34} {len(times):>4} {median:>10.1f} {p90(times):>8.1f} {max(times):>8.1f}"
+                f" {statistics.median(times.cpu):>7.1f}")
         if budget:
             line += f"  {'yes' if p90(times) < BUDGET_MS else 'NO':>7}"
         lines.append(line)
@@ -168,9 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from mytorch import nn, optim
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"viz latency: Python time per interaction, reference mytorch, {platform.python_implementation()} "
           f"{platform.python_version()}, numpy {np.__version__}, matplotlib {matplotlib.__version__}, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs, load average {load:.1f}")
     rows = [(name, what, measure(action, n)) for name, what, _, action in interactions(nn, optim)]
     print()
     print(f"Interactions (each {n} times after one warm-up; budget {BUDGET_MS:g} ms at the 90th percentile)")
