@@ -107,10 +107,12 @@ def scratch_course(target: Path) -> Path:
 
 
 def nbgrader_env() -> dict[str, str]:
-    """The venv's bin/ first on PATH (nbgrader calls ``alembic`` by bare name); no PYTHONPATH."""
+    """The venv's bin/ first on PATH (nbgrader calls ``alembic`` by bare name); no PYTHONPATH;
+    no MYTORCH_GRADEBOOK_URL (a scratch course keeps its own SQLite gradebook)."""
     env = dict(os.environ)
     env["PATH"] = str(VENV_BIN) + os.pathsep + env.get("PATH", "")
     env.pop("PYTHONPATH", None)
+    env.pop("MYTORCH_GRADEBOOK_URL", None)
     return env
 
 
