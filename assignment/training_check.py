@@ -55,7 +55,8 @@ def trained_predictions(
 def accuracy_of_predictions(predictions: Any) -> float | None:
     """The accuracy of ``predictions`` on the test labels, or None if they are not one class per test image."""
     labels = load_digits().y_test
-    if not isinstance(predictions, np.ndarray) or predictions.shape != labels.shape or predictions.dtype.kind not in "iu":
+    if (not isinstance(predictions, np.ndarray) or predictions.shape != labels.shape
+            or predictions.dtype.kind not in "iu"):
         return None
     return float(np.mean(predictions == labels))
 

@@ -221,7 +221,8 @@ def test_read_submission_of_a_correct_package(tmp_path):
 
 
 def test_forbidden_import_blocks_its_file_and_the_files_that_import_it(tmp_path):
-    nn = (ADA / "nn.py").read_text(encoding="utf-8").replace("import numpy as np\n", "import numpy as np\nimport torch\n")
+    nn = (ADA / "nn.py").read_text(encoding="utf-8")
+    nn = nn.replace("import numpy as np\n", "import numpy as np\nimport torch\n")
     sub = read_submission(submission_with(tmp_path, nn__py=nn))
     assert "mytorch/nn.py imports torch" in sub.problem_for("mytorch/nn.py")
     assert "imports mytorch/nn.py, which cannot be graded" in sub.problem_for("mytorch/optim.py")
@@ -396,7 +397,8 @@ def test_sandbox_runs_a_correct_package(tmp_path):
 
 @needs_bwrap
 def test_sandbox_kills_an_endless_loop_at_the_wall_limit(tmp_path):
-    body = "        while True:\n            try:\n                pass\n            except BaseException:\n                pass\n"
+    body = ("        while True:\n            try:\n                pass\n"
+            "            except BaseException:\n                pass\n")
     outcome, seconds = forward(tmp_path, body, Limits(wall_seconds=2, cpu_seconds=30))
     assert outcome.error == "the test did not finish within 2 s (an endless loop?)"
     assert seconds < 6
@@ -404,7 +406,8 @@ def test_sandbox_kills_an_endless_loop_at_the_wall_limit(tmp_path):
 
 @needs_bwrap
 def test_sandbox_cpu_limit(tmp_path):
-    outcome, seconds = forward(tmp_path, "        while True:\n            pass\n", Limits(wall_seconds=20, cpu_seconds=1))
+    body = "        while True:\n            pass\n"
+    outcome, seconds = forward(tmp_path, body, Limits(wall_seconds=20, cpu_seconds=1))
     assert "more than 1 s of CPU time" in outcome.error
     assert seconds < 10
 

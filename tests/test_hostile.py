@@ -389,6 +389,9 @@ def test_isolation_no_network_no_kill(graded):
     assert graded.victim_alive
 
 
-def test_runs_as_root_is_covered():
-    """Record who ran the isolation tests: the guarantees hold for root too (the CI case)."""
-    print(f"\nuid {os.geteuid()}")
+def test_isolation_was_proven_as_root(graded):
+    """CI runs the grader as root, the hardest case: the sandbox user is then root outside its
+    namespace (RLIMIT_NPROC does not bind it, file permissions do not stop it). The isolation
+    tests above ran as this user; this one says whether that was root."""
+    if os.geteuid() != 0:
+        pytest.skip(f"run as uid {os.geteuid()}: the isolation tests passed unprivileged, not as root")

@@ -76,7 +76,8 @@ def reconciled(nb, db_url: str, notebook: str, assignment: str) -> tuple[object,
             return meta
 
         def comparable(meta) -> dict:
-            return {k: float(v) if k == "points" else v for k, v in dict(meta).items() if k not in ("checksum", "cell_type")}
+            derived = ("checksum", "cell_type")
+            return {k: float(v) if k == "points" else v for k, v in dict(meta).items() if k not in derived}
 
         def fresh(name: str):
             source = sources[name]
