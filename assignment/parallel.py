@@ -388,6 +388,9 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         try:
             phase["result"] = precompute(course, assignment, chosen, jobs, cache, limits, training_limits,
                                          tests, on_done=on_done)
+        except BaseException as error:  # the writers grade whoever is left
+            print(f"warning: the sandbox phase stopped ({type(error).__name__}: {error}); "
+                  f"nbgrader autograde grades the students it did not finish", file=sys.stderr)
         finally:
             finished.set()
             wake.set()
