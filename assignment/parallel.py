@@ -66,6 +66,10 @@ VERDICT_CODE = ("__init__.py", "checks.py", "training.py", "training_check.py", 
 # CPU than their overlap with the sandboxes saves.
 MAX_CHUNKS = 4
 MIN_CHUNK = 8
+# read_submission parses the student's files with ast.parse, which two threads must not run
+# at once on CPython 3.11 (seen here on 3.11.7: "SystemError: AST constructor recursion
+# depth mismatch"; python/cpython#106905).
+_PARSE_LOCK = threading.Lock()
 
 # An nbgrader process that imports nbgrader first (about 3 s) and then waits for
 # its command line on stdin: the stock ``nbgrader`` entry point, started early.
@@ -207,7 +211,8 @@ def grade_student(course: Path, assignment: str, student: str, tests: dict, cach
                   limits: Limits, training_limits: Limits, jobs: int = 1) -> None:
     """Fill the verdict cache for one student (``grade_submission``, as GradeInSandbox calls it)."""
     all_tests = {grade_id: call for cells in tests.values() for grade_id, call in cells.items()}
-    submission = read_submission(course / "submitted" / student / assignment)
+    with _PARSE_LOCK:
+        submission = read_submission(course / "submitted" / student / assignment)
     with tempfile.TemporaryDirectory(prefix="mytorch-submission-") as copy:
         write_package(submission, Path(copy))
         grade_submission(all_tests, submission, Path(copy), limits=limits, training_limits=training_limits,
