@@ -365,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    if os.environ.pop("MYTORCH_GRADEBOOK_URL", None):  # scratch courses must never touch a real gradebook
+        print("MYTORCH_GRADEBOOK_URL ignored: each scratch course keeps its own SQLite gradebook")
     extra = ""
     if args.timeout is not None:
         extra += f"c.GradeInSandbox.timeout = {args.timeout!r}\n"
