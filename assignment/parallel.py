@@ -2,7 +2,9 @@
 
 Stock ``nbgrader autograde`` grades one submission after another. This
 command runs every student's tests in the sandbox, ``--jobs`` submissions at
-a time, and stores each verdict in a cache keyed by everything it depends on
+a time and never more than ``--jobs`` sandboxes at once (``sandbox_slots``;
+a submission whose tests wait out their limits may use several of them), and
+stores each verdict in a cache keyed by everything it depends on
 (the test, the student's files, the limits; the cache folder is named by a
 digest of the grading code, so changed grading code never reuses old
 verdicts). The grades are written by the stock ``nbgrader autograde`` with
