@@ -24,11 +24,13 @@ COURSE_FILES = ("nbgrader_config.py", "source", "mytorch")
 
 def nbgrader_env() -> dict[str, str]:
     """The environment for nbgrader commands: this Python's bin/ first on PATH
-    (nbgrader runs ``alembic`` by bare name), and no PYTHONPATH that could let a
-    kernel import a mytorch other than the student's."""
+    (nbgrader runs ``alembic`` by bare name), no PYTHONPATH that could let a
+    kernel import a mytorch other than the student's, and no gradebook URL that
+    would send a scratch course's grades to a real database."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.pop("PYTHONPATH", None)
+    env.pop("MYTORCH_GRADEBOOK_URL", None)  # a scratch course keeps its own SQLite gradebook
     return env
 
 
