@@ -24,13 +24,11 @@ COURSE_FILES = ("nbgrader_config.py", "source", "mytorch")
 
 def nbgrader_env() -> dict[str, str]:
     """The environment for nbgrader commands: this Python's bin/ first on PATH
-    (nbgrader runs ``alembic`` by bare name), no PYTHONPATH that could let a
-    kernel import a mytorch other than the student's, and no gradebook URL that
-    would send a scratch course's grades to a real database."""
+    (nbgrader runs ``alembic`` by bare name), and no PYTHONPATH that could let a
+    kernel import a mytorch other than the student's."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.pop("PYTHONPATH", None)
-    env.pop("MYTORCH_GRADEBOOK_URL", None)  # a scratch course keeps its own SQLite gradebook
     return env
 
 
@@ -100,5 +98,7 @@ def run_demo(workdir: Path, examples: Path) -> str:
 
 def main(workdir: Path | None = None) -> int:
     workdir = workdir or COURSE_ROOT / ".artifacts" / "demo"
+    if os.environ.pop("MYTORCH_GRADEBOOK_URL", None):  # the demo must never write to a real gradebook
+        print("MYTORCH_GRADEBOOK_URL ignored: the demo's scratch course keeps its own SQLite gradebook")
     run_demo(workdir, COURSE_ROOT / "examples" / "submissions")
     return 0
