@@ -40,8 +40,9 @@ def student_error(error: BaseException, method: str) -> str:
         return f"{method} is not implemented yet"
     where = ""
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if "mytorch" in frame.filename.replace("\\", "/").split("/")[-2:][0]:
-            where = f" (mytorch/{frame.filename.replace(chr(92), '/').rsplit('/', 1)[-1]}, line {frame.lineno}: {frame.line})"
+        *folders, name = frame.filename.replace("\\", "/").split("/")
+        if "mytorch" in (folders[-1] if folders else name):  # the innermost frame in the student's files
+            where = f" (mytorch/{name}, line {frame.lineno}: {frame.line})"
             break
     return f"{method} raised {type(error).__name__}: {error}{where}"
 

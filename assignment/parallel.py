@@ -2,7 +2,7 @@
 
 Stock ``nbgrader autograde`` grades one submission after another. This
 command runs every student's tests in the sandbox, ``--jobs`` submissions at
-a time and never more than ``--jobs`` sandboxes at once (``sandbox_slots``;
+a time and never more than ``--jobs`` sandboxes at once (shared slots;
 a submission whose tests wait out their limits may use several of them), and
 stores each verdict in a cache keyed by everything it depends on
 (the test, the student's files, the limits; the cache folder is named by a
@@ -29,11 +29,9 @@ re-run re-grades nothing that did not change.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
-import os
 import platform
 import shutil
 import subprocess
@@ -42,7 +40,6 @@ import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -52,7 +49,6 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
 from assignment.grading.cases import CaseError, parse_test_call
-from assignment.grading import grader as grader_module
 from assignment.grading.grader import VerdictCache, grade_submission
 from assignment.grading.policy import read_submission, write_package
 from assignment.grading.sandbox import Limits, bwrap_available
@@ -184,37 +180,9 @@ class Precomputed:
     retried: list[str] = field(default_factory=list)
 
 
-@contextmanager
-def sandbox_slots(slots: int):
-    """At most ``slots`` sandboxes at once in this process, however many students are being graded.
-
-    Each student is graded with ``jobs`` sandboxes of their own at a time (so that one
-    submission whose tests all wait out their time limit does not hold up the class for
-    the sum of those limits), and this bounds the total at ``jobs``: never more sandboxes
-    than a serial run's GradeInSandbox starts at once, so no test gets less of the
-    machine than it would there. It wraps the ``run_batch`` that ``grade_submission``
-    calls; where that hook is missing, each student gets one sandbox at a time instead.
-    """
-    target = getattr(grader_module, "run_batch", None)
-    if target is None:
-        yield 1
-        return
-    semaphore = threading.BoundedSemaphore(slots)
-
-    @functools.wraps(target)
-    def limited(*args, **kwargs):
-        with semaphore:
-            return target(*args, **kwargs)
-
-    grader_module.run_batch = limited
-    try:
-        yield slots
-    finally:
-        grader_module.run_batch = target
-
-
 def grade_student(course: Path, assignment: str, student: str, tests: dict, cache: VerdictCache,
-                  limits: Limits, training_limits: Limits, jobs: int = 1) -> None:
+                  limits: Limits, training_limits: Limits, jobs: int = 1,
+                  slots: threading.Semaphore | None = None) -> None:
     """Fill the verdict cache for one student (``grade_submission``, as GradeInSandbox calls it)."""
     all_tests = {grade_id: call for cells in tests.values() for grade_id, call in cells.items()}
     with _PARSE_LOCK:
@@ -222,7 +190,7 @@ def grade_student(course: Path, assignment: str, student: str, tests: dict, cach
     with tempfile.TemporaryDirectory(prefix="mytorch-submission-") as copy:
         write_package(submission, Path(copy))
         grade_submission(all_tests, submission, Path(copy), limits=limits, training_limits=training_limits,
-                         jobs=jobs, cache=cache)
+                         jobs=jobs, cache=cache, slots=slots)
 
 
 def precompute(course: Path, assignment: str, students: list[str], jobs: int, cache: VerdictCache,
@@ -242,20 +210,25 @@ def precompute(course: Path, assignment: str, students: list[str], jobs: int, ca
     def grade(student: str) -> None:
         started = time.perf_counter()
         try:
-            grade_student(course, assignment, student, tests, cache, limits, training_limits, inner)
+            grade_student(course, assignment, student, tests, cache, limits, training_limits, jobs, slots)
         except Exception as first:
             result.retried.append(student)
             warn(f"warning: grading {student} in the sandboxes failed ({type(first).__name__}: {first}); "
                  f"retrying once")
             try:
-                grade_student(course, assignment, student, tests, cache, limits, training_limits, inner)
+                grade_student(course, assignment, student, tests, cache, limits, training_limits, jobs, slots)
             except Exception as second:
                 result.failures[student] = f"{type(second).__name__}: {second}"
                 warn(f"warning: {student} could not be graded in parallel ({result.failures[student]}); "
                      f"nbgrader autograde grades them itself")
         result.seconds[student] = time.perf_counter() - started
 
-    with sandbox_slots(max(1, jobs)) as inner, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
+    # Each student may use ``jobs`` sandboxes (so one submission whose tests all wait out
+    # their limits does not hold up the class), the class never more than ``jobs`` in total:
+    # no test gets less of the machine than in a serial run.
+    jobs = max(1, jobs)
+    slots = threading.BoundedSemaphore(jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool, \
             tqdm(total=len(students), unit="student", desc="grading in sandboxes", file=sys.stdout,
                  mininterval=1.0) as bar:
         futures = {pool.submit(grade, student): student for student in students}

@@ -7,9 +7,11 @@ the same verdicts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -69,6 +71,7 @@ def grade_submission(
     training_limits: Limits,
     jobs: int = 1,
     cache: VerdictCache | None = None,
+    slots: threading.Semaphore | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Verdict]:
     """Grade every test of one submission.
@@ -80,6 +83,7 @@ def grade_submission(
         limits, training_limits: resources per test, and for the training check.
         jobs: sandboxes run at once.
         cache: where verdicts are kept between runs, if anywhere.
+        slots: shared by several submissions graded at once, bounds their sandboxes in total.
         log: receives one line per problem the instructor should know about.
 
     Returns:
@@ -105,22 +109,28 @@ def grade_submission(
             pending[grade_id] = (call, key)
     if pending:
         files_digest = hashlib.sha256(json.dumps(sorted(submission.files.items())).encode()).hexdigest()
-        verdicts.update(_run_pending(pending, package_copy, limits, training_limits, jobs, files_digest))
+        verdicts.update(_run_pending(pending, package_copy, limits, training_limits, jobs, files_digest,
+                                     slots or contextlib.nullcontext()))
     if cache:
         for grade_id, (call, key) in pending.items():
             cache.put(key, verdicts[grade_id])
     return verdicts
 
 
-def _run_pending(pending, package_copy, limits, training_limits, jobs, files_digest) -> dict[str, Verdict]:
+def _run_pending(pending, package_copy, limits, training_limits, jobs, files_digest, slots) -> dict[str, Verdict]:
     verdicts: dict[str, Verdict] = {}
+
+    def run_batch_in_slot(*args):
+        with slots:
+            return run_batch(*args)
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         # First, can each file be imported at all? An import that hangs or crashes
         # would otherwise cost every test of that file its full time limit. An import
         # may take as long as one test (the configured limit).
         import_errors = _import_probes.get(files_digest)
         if import_errors is None:
-            probes = {module: pool.submit(run_batch, package_copy, [{"kind": "import", "module": module}],
+            probes = {module: pool.submit(run_batch_in_slot, package_copy, [{"kind": "import", "module": module}],
                                           limits) for module in MODULE_OF_FILE.values()}
             import_errors = {module: future.result()[0].error for module, future in probes.items()}
             _import_probes[files_digest] = import_errors
@@ -141,7 +151,7 @@ def _run_pending(pending, package_copy, limits, training_limits, jobs, files_dig
             calls = [pending[g][0] for g in grade_ids]
             group_limits = training_limits if calls[0].kind == "training" else limits
             requests = [{"kind": c.kind, "key": c.key, "case": c.inputs} for c in calls]
-            outcomes = run_batch(package_copy, requests, group_limits)
+            outcomes = run_batch_in_slot(package_copy, requests, group_limits)
             return [judge(g, c, o) for g, c, o in zip(grade_ids, calls, outcomes)]
 
         for group in pool.map(run_group, [sorted(ids) for ids in groups.values()]):

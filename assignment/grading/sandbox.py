@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import functools
 import json
 import os
 import platform
@@ -85,8 +86,9 @@ def _python_paths() -> tuple[Path, Path, Path]:
     return executable, prefix, site
 
 
+@functools.cache
 def bwrap_available() -> str | None:
-    """None if bubblewrap can run a sandbox here, else why not."""
+    """None if bubblewrap can run a sandbox here, else why not (checked once per process)."""
     if shutil.which(BWRAP) is None:
         return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
     try:

@@ -6,7 +6,6 @@ grade depends on ``Sequential`` alone.
 
 from __future__ import annotations
 
-import numpy as np
 
 from assignment.questions._common import Info
 from assignment.questions._standins import StandInLayer, StandInLoss
