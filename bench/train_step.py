@@ -23,27 +23,23 @@ The contenders, all starting from the same parameters and the same batch:
     (``probs[range(N), y] -= 1; probs /= N``); ``X.T @ G``, ``G.sum(0)``, ``G @ W.T``
     and ``G * (z > 0)`` backward; ``W = W - lr * gW`` update. Same math and the same
     allocation policy as mytorch (new arrays; parameters are replaced, never updated
-    in place). It has no ``zero_grad`` to do: its gradients are local variables. And,
-    like any hand-written step, it does not compute the gradient of the loss with
-    respect to the batch itself (the input gradient of the first Linear layer,
-    "dX1"): nothing would use it.
+    in place). It has no ``zero_grad`` to do: its gradients are local variables.
 
 ``torch``
     PyTorch on the CPU, idiomatic: ``nn.Sequential`` of ``nn.Linear``/``nn.ReLU``,
     ``F.cross_entropy``, ``loss.backward()``, ``optim.SGD``, and ``loss.item()`` so
-    that it, too, hands back the loss as a Python float. The batch does not require
-    a gradient, so PyTorch skips dX1 as well.
+    that it, too, hands back the loss as a Python float.
 
-``numpy+dX1``, ``torch+dX1``
-    The same two, made to compute dX1 too (one more matrix product for NumPy; the
-    batch marked ``requires_grad`` for PyTorch). mytorch cannot skip dX1: its
-    ``Linear.backward`` returns dLoss/dX whoever calls it, and a layer does not know
-    that it is the first. So ``mytorch/numpy+dX1`` and ``mytorch/torch+dX1`` compare
-    equal work (what the library's structure costs: calls, shape checks, the label
-    check, the one-hot matrix, the softmax computed again in ``backward``, the fresh
-    zero arrays of ``zero_grad``), while ``mytorch/numpy`` and ``mytorch/torch`` also
-    count that one extra matrix product, which is large when the first layer is the
-    widest (784 inputs).
+None of the three computes the gradient of the loss with respect to the batch itself
+(the input gradient of the first Linear layer): nothing would use it. The hand-written
+step simply does not; PyTorch skips it because the batch does not ``requires_grad``;
+mytorch's ``Sequential`` tells its first ``Linear`` (``needs_input_grad = False``).
+That one matrix product is a third of the first layer's work, which dominates when the
+first layer is the widest (784 inputs).
+
+What mytorch pays for being a library rather than one function: method calls, shape
+checks, the label check, the one-hot matrix, the softmax computed again in
+``backward`` from the stored logits, and the fresh zero arrays of ``zero_grad``.
 
 Threads: PyTorch gets as many threads as NumPy's BLAS has (read with threadpoolctl;
 ``--threads N`` sets both). OPENBLAS_CORETYPE, if set, is printed, never changed.
@@ -107,8 +103,8 @@ SHAPES: list[tuple[str, list[int], int]] = [
     ("784-1024-1024-10", [784, 1024, 1024, 10], 512),
 ]
 TINY_SHAPES: list[tuple[str, list[int], int]] = [("8-4-3", [8, 4, 3], 5), ("6-5-4-3", [6, 5, 4, 3], 4)]
-CONTENDERS = ["mytorch", "numpy", "numpy+dX1", "torch", "torch+dX1"]
-RATIOS = [("mytorch", "numpy"), ("mytorch", "numpy+dX1"), ("mytorch", "torch"), ("mytorch", "torch+dX1")]
+CONTENDERS = ["mytorch", "numpy", "torch"]
+RATIOS = [("mytorch", "numpy"), ("mytorch", "torch")]
 
 
 # --------------------------------------------------------------------------------------
@@ -165,17 +161,13 @@ class MytorchStep:
 
 
 class NumpyStep:
-    """One training step written by hand in NumPy (see the module docstring).
+    """One training step written by hand in NumPy (see the module docstring)."""
 
-    ``first_input_grad``: also compute dLoss/dX of the first layer, as mytorch must.
-    """
-
-    def __init__(self, x, labels, params, lr=LR, first_input_grad=False):
+    def __init__(self, x, labels, params, lr=LR):
         self.weights = [w.copy() for w, _ in params]
         self.biases = [b.copy() for _, b in params]
         self.x, self.labels, self.lr = x, labels, lr
         self.rows = np.arange(x.shape[0])
-        self.first_input_grad = first_input_grad
 
     def step(self) -> float:
         weights, biases, labels, rows = self.weights, self.biases, self.labels, self.rows
@@ -209,8 +201,6 @@ class NumpyStep:
             grads[i] = (inputs[i].T @ grad, grad.sum(axis=0, keepdims=True))
             if i > 0:
                 grad = (grad @ weights[i].T) * (pre[i - 1] > 0)
-            elif self.first_input_grad:
-                grad = grad @ weights[i].T  # dX1: unused, computed only to match mytorch's work
 
         # SGD
         for i, (gw, gb) in enumerate(grads):
@@ -223,12 +213,9 @@ class NumpyStep:
 
 
 class TorchStep:
-    """One training step with PyTorch on the CPU, idiomatic.
+    """One training step with PyTorch on the CPU, idiomatic."""
 
-    ``first_input_grad``: mark the batch ``requires_grad`` so that dX1 is computed too.
-    """
-
-    def __init__(self, x, labels, params, lr=LR, first_input_grad=False):
+    def __init__(self, x, labels, params, lr=LR):
         modules = []
         for i, (weight, bias) in enumerate(params):
             linear = torch.nn.Linear(*weight.shape, dtype=torch.float32)
@@ -240,7 +227,7 @@ class TorchStep:
                 modules.append(torch.nn.ReLU())
         self.model = torch.nn.Sequential(*modules)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)
-        self.x = torch.from_numpy(x.copy()).requires_grad_(first_input_grad)
+        self.x = torch.from_numpy(x.copy())
         self.labels = torch.from_numpy(labels.copy())
 
     def step(self) -> float:
@@ -248,7 +235,6 @@ class TorchStep:
         loss = torch.nn.functional.cross_entropy(self.model(self.x), self.labels)
         loss.backward()
         self.optimizer.step()
-        self.x.grad = None  # (only set with first_input_grad) not accumulated across steps
         return loss.item()
 
     def params(self):
@@ -260,9 +246,7 @@ def make_contender(name: str, x, labels, params):
     makers = {
         "mytorch": lambda: MytorchStep(x, labels, params),
         "numpy": lambda: NumpyStep(x, labels, params),
-        "numpy+dX1": lambda: NumpyStep(x, labels, params, first_input_grad=True),
         "torch": lambda: TorchStep(x, labels, params),
-        "torch+dX1": lambda: TorchStep(x, labels, params, first_input_grad=True),
     }
     if name not in makers:
         raise ValueError(f"unknown contender {name!r}; known: {', '.join(makers)}")
