@@ -363,6 +363,26 @@ def test_malformed_answers_score_zero_without_crashing_the_grader():
     assert judge("linear_forward_2", call, Outcome(outputs=right)).passed
 
 
+def test_linear_backward_returning_none_is_told_what_to_return():
+    """A None dX (a forgotten return, or the given needs_input_grad line misread) is named as such;
+    a lone layer whose needs_input_grad ended up False is told so too."""
+    grad_case = {"x": [[1.0, 2.0]], "weight": [[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]], "bias": [[0.0, 0.0, 0.0]],
+                 "grad": [[1.0, -1.0, 0.5]]}
+    expected = {"grad_x": [[2.0, -0.5]], "grad_weight": [[1.0, -1.0, 0.5], [2.0, -2.0, 1.0]],
+                "grad_bias": [[1.0, -1.0, 0.5]]}
+    call = cases.TestCall("question", "linear_backward", 2, {**grad_case, "expected": expected})
+    stored = {"grad_weight": np.array(expected["grad_weight"]), "grad_bias": np.array(expected["grad_bias"]),
+              "grad_unchanged": True}
+    assert judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": np.array(expected["grad_x"]),
+                                                             "needs_input_grad": True})).passed
+    verdict = judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": None, "needs_input_grad": True}))
+    assert not verdict.passed
+    assert verdict.problems[0].startswith("Linear.backward returned None: return dLoss/dX = G W^T")
+    assert "needs_input_grad was False" not in verdict.problems[0]
+    verdict = judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": None, "needs_input_grad": False}))
+    assert not verdict.passed and "this layer's needs_input_grad was False" in verdict.problems[0]
+
+
 # --------------------------------------------------------------------------- sandbox
 
 needs_bwrap = pytest.mark.skipif(bwrap_available() is not None, reason=f"no sandbox here: {bwrap_available()}")

@@ -21,6 +21,8 @@ def run(nn, optim, case: dict) -> dict:
     grad_x = layer.backward(grad)
     return {
         "grad_x": grad_x,
+        # A lone layer must return dLoss/dX; only Sequential turns this off, on its first layer.
+        "needs_input_grad": getattr(layer, "needs_input_grad", True) is not False,
         "grad_weight": getattr(layer, "grad_weight", None),
         "grad_bias": getattr(layer, "grad_bias", None),
         "grad_unchanged": unchanged(grad_before, grad),
@@ -31,7 +33,10 @@ def check(case: dict, outputs: dict) -> list[str]:
     expected = case["expected"]
     n = len(case["x"])
     problems = []
-    problems += compare_arrays(outputs["grad_x"], expected["grad_x"], "the returned gradient of the input (dX)")
+    if outputs["grad_x"] is None:
+        problems.append(_none_returned(outputs.get("needs_input_grad") is False))
+    else:
+        problems += compare_arrays(outputs["grad_x"], expected["grad_x"], "the returned gradient of the input (dX)")
     problems += compare_arrays(outputs["grad_weight"], expected["grad_weight"], "self.grad_weight", allow_flat=True)
     bias_problems = compare_arrays(outputs["grad_bias"], expected["grad_bias"], "self.grad_bias", allow_flat=True)
     if bias_problems and matches(outputs["grad_bias"], np.asarray(expected["grad_bias"]) / n):
@@ -43,6 +48,15 @@ def check(case: dict, outputs: dict) -> list[str]:
     if not outputs["grad_unchanged"]:
         problems.append("Linear.backward changed the incoming gradient in place; compute new arrays instead")
     return problems
+
+
+def _none_returned(told_to_skip: bool) -> str:
+    message = ("Linear.backward returned None: return dLoss/dX = G W^T (only a network's first "
+               "layer skips it, when needs_input_grad is False)")
+    if told_to_skip:
+        message += ("; this layer's needs_input_grad was False, though a Linear on its own keeps "
+                    "the True its constructor gives it (only Sequential sets it False)")
+    return message
 
 
 def shown(case: dict, outputs: dict) -> list[tuple[str, object, object]]:
