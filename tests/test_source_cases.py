@@ -7,14 +7,18 @@ parsed (its keyword arguments are literals) and:
   exactly as a notebook runs it: nothing on stderr, "Passed." on stdout);
 - belongs to a question that has exactly three tests, the first visible;
 - and, in the mutation tests, catches bugs: each entry of ``BUGS`` below is the
-  reference with one method's solution region replaced by a classic mistake.
+  reference with one method's solution replaced by a classic mistake.
   The bug must fail at least one of its own question's *hidden* tests (2 or 3),
   the failure must name the mistake where the question has a diagnosis for it,
   a hidden test's message must not quote an expected value, and every other
   question's tests must still pass: a bug costs its own question only.
 
-Bugs replace a whole solution region (located with ``ast`` and the markers),
-so the catalogue keeps working when the reference's solution is reworded.
+Bugs replace whole solution regions (located with ``ast`` and the markers),
+so the catalogue keeps working when the reference's solution is reworded. A
+method may have several regions with given code between them, as
+``Linear.backward`` has (store the gradients; the given ``needs_input_grad``
+early return; return dLoss/dX): a bug then gives one body per region, which is
+exactly what a student writes into the release's gaps.
 """
 
 from __future__ import annotations
@@ -88,17 +92,35 @@ def test_case_passes_on_the_reference(tc, capsys):
 
 @dataclass(frozen=True)
 class Bug:
-    """One classic mistake: ``method``'s solution region becomes ``body``."""
+    """One classic mistake: ``method``'s solution becomes ``body``.
+
+    ``body`` is one string for a method with one solution region, else a tuple
+    with one string per region, in order (an empty string leaves that region
+    empty); the given code between the regions stays.
+    """
 
     id: str
     key: str  # the question it belongs to
     method: str  # "Class.method" in nn.py or optim.py
-    body: str
+    body: str | tuple[str, ...]
     diagnosis: tuple[str, ...] = ()  # each must appear in a failing hidden test's message
 
 
+def _dedent(text: str) -> str:
+    return textwrap.dedent(text).strip("\n")
+
+
 def bug(id, key, method, body, *diagnosis):
-    return Bug(id, key, method, textwrap.dedent(body).strip("\n"), tuple(diagnosis))
+    body = tuple(_dedent(part) for part in body) if isinstance(body, tuple) else _dedent(body)
+    return Bug(id, key, method, body, tuple(diagnosis))
+
+
+# Linear.backward's two regions: the parameter gradients it stores, and what it returns.
+STORE_GRADS = """
+    self.grad_weight = self.x.T @ grad
+    self.grad_bias = grad.sum(axis=0, keepdims=True)
+"""
+RETURN_GRAD_X = "return grad @ self.weight.T"
 
 
 BUGS = [
@@ -187,36 +209,31 @@ BUGS = [
         "return (self.one_hot - softmax(self.logits, axis=1)) / self.logits.shape[0]", "wrong sign"),
     bug("xeloss_backward-no-one-hot", "xeloss_backward", "CrossEntropyLoss.backward",
         "return softmax(self.logits, axis=1) / self.logits.shape[0]", "one-hot targets"),
-    # 2.2 Linear.backward
+    # 2.2 Linear.backward (two regions: store the parameter gradients | return dLoss/dX)
     bug("linear_backward-grad-bias-mean", "linear_backward", "Linear.backward",
-        """
+        ("""
         self.grad_weight = self.x.T @ grad
         self.grad_bias = grad.mean(axis=0, keepdims=True)
-        return grad @ self.weight.T
-        """, "grad_bias is the mean", "sum over the batch"),
+        """, RETURN_GRAD_X), "grad_bias is the mean", "sum over the batch"),
     bug("linear_backward-grad-weight-transposed", "linear_backward", "Linear.backward",
-        """
+        ("""
         self.grad_weight = grad.T @ self.x
         self.grad_bias = grad.sum(axis=0, keepdims=True)
-        return grad @ self.weight.T
-        """, "grad_weight", "transposed"),
+        """, RETURN_GRAD_X), "grad_weight", "transposed"),
     bug("linear_backward-grad-x-missing-transpose", "linear_backward", "Linear.backward",
-        """
-        self.grad_weight = self.x.T @ grad
-        self.grad_bias = grad.sum(axis=0, keepdims=True)
-        return grad @ self.weight
-        """, "Linear.backward raised ValueError"),
+        (STORE_GRADS, "return grad @ self.weight"), "Linear.backward raised ValueError"),
     bug("linear_backward-grad-bias-not-summed", "linear_backward", "Linear.backward",
-        """
+        ("""
         self.grad_weight = self.x.T @ grad
         self.grad_bias = grad
-        return grad @ self.weight.T
-        """, "self.grad_bias has shape"),
+        """, RETURN_GRAD_X), "self.grad_bias has shape"),
     bug("linear_backward-grad-weight-not-stored", "linear_backward", "Linear.backward",
-        """
-        self.grad_bias = grad.sum(axis=0, keepdims=True)
-        return grad @ self.weight.T
-        """),
+        ("self.grad_bias = grad.sum(axis=0, keepdims=True)", RETURN_GRAD_X)),
+    bug("linear_backward-forgot-return", "linear_backward", "Linear.backward",
+        (STORE_GRADS, "grad_x = grad @ self.weight.T"),
+        "Linear.backward returned None", "G W^T", "needs_input_grad"),
+    bug("linear_backward-second-part-empty", "linear_backward", "Linear.backward",
+        (STORE_GRADS, ""), "Linear.backward returned None"),
     # 2.3 ReLU.backward
     bug("relu_backward-gate->=0", "relu_backward", "ReLU.backward",
         "return grad * (self.x >= 0)", "x > 0"),
@@ -313,8 +330,9 @@ BUGS = [
 _counter = itertools.count()
 
 
-def _region_lines(source: str, method: str) -> tuple[int, int, str]:
-    """(begin, end) line indexes (0-based) of ``method``'s solution markers, and the marker's indent."""
+def _regions(source: str, method: str) -> list[tuple[int, int, str]]:
+    """(begin, end) line indexes (0-based) of each of ``method``'s solution markers, in order,
+    with the begin marker's indent; empty if ``method`` is not in ``source``."""
     class_name, function_name = method.split(".")
     tree = ast.parse(source)
     lines = source.splitlines()
@@ -322,23 +340,44 @@ def _region_lines(source: str, method: str) -> tuple[int, int, str]:
         if isinstance(node, ast.ClassDef) and node.name == class_name:
             for item in node.body:
                 if isinstance(item, ast.FunctionDef) and item.name == function_name:
-                    span = range(item.lineno - 1, item.end_lineno)
-                    begin = next(i for i in span if lines[i].strip().startswith(BEGIN))
-                    end = next(i for i in range(begin, len(lines)) if lines[i].strip().startswith(END))
-                    return begin, end, lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
-    raise LookupError(f"no solution region in {method}")
+                    # A method's last END marker is a comment after its last statement,
+                    # beyond end_lineno: each region ends at the first END after its BEGIN.
+                    begins = [i for i in range(item.lineno - 1, item.end_lineno)
+                              if lines[i].strip().startswith(BEGIN)]
+                    ends = [next(i for i in range(b, len(lines)) if lines[i].strip().startswith(END))
+                            for b in begins]
+                    assert begins, f"no solution region in {method}"
+                    assert all(e < b for e, b in zip(ends, begins[1:])), f"{method}: nested solution markers"
+                    return [(b, e, lines[b][: len(lines[b]) - len(lines[b].lstrip())]) for b, e in zip(begins, ends)]
+    return []
 
 
-def _variant_source(source: str, bugs: list[Bug]) -> str:
-    """The reference with each bug's region replaced, and every marker line removed."""
+def _plant(source: str, b: Bug) -> str | None:
+    """The source with ``b``'s method's regions replaced by its body; None if the method is not here."""
+    regions = _regions(source, b.method)
+    if not regions:
+        return None
+    bodies = list(b.body) if isinstance(b.body, tuple) else [b.body]
+    assert len(bodies) == len(regions), (
+        f"{b.id}: {len(bodies)} bodies for the {len(regions)} solution regions of {b.method}")
+    lines = source.splitlines(keepends=True)
+    for (begin, end, indent), body in reversed(list(zip(regions, bodies))):
+        text = textwrap.indent(body, indent) + "\n" if body else ""
+        lines[begin:end + 1] = [text]
+    return "".join(lines)
+
+
+def _variant_source(source: str, bugs: list[Bug], planted: list[str] | None = None) -> str:
+    """The reference with each bug planted, and every marker line removed.
+
+    Each bug whose method is in ``source`` is planted, and its id appended to ``planted``.
+    """
     for b in bugs:
-        try:
-            begin, end, indent = _region_lines(source, b.method)
-        except LookupError:
-            continue
-        lines = source.splitlines(keepends=True)
-        body = textwrap.indent(b.body, indent) + "\n"
-        source = "".join(lines[:begin]) + body + "".join(lines[end + 1:])
+        changed = _plant(source, b)
+        if changed is not None:
+            source = changed
+            if planted is not None:
+                planted.append(b.id)
     return "".join(line for line in source.splitlines(keepends=True) if BEGIN not in line and END not in line)
 
 
@@ -356,10 +395,13 @@ def load_variant(folder: Path, bugs: list[Bug]):
     target = folder / package
     target.mkdir()
     (target / "__init__.py").write_text("from . import nn, optim\n", encoding="utf-8")
+    planted: list[str] = []
     for name in ("nn.py", "optim.py"):
-        text = _variant_source((REFERENCE / name).read_text(encoding="utf-8"), bugs)
+        text = _variant_source((REFERENCE / name).read_text(encoding="utf-8"), bugs, planted)
         text = re.sub(r"^(\s*)(from|import) mytorch\b", rf"\1\2 {package}", text, flags=re.M)
         (target / name).write_text(text, encoding="utf-8")
+    assert sorted(planted) == sorted(b.id for b in bugs), (
+        f"bugs not planted exactly once (no solution region in their method?): planted {planted}")
     importlib.invalidate_caches()
     module = importlib.import_module(package)
     return module.nn, module.optim
@@ -397,10 +439,17 @@ def test_bug_costs_its_own_question_only(b, variant_dir):
         assert not re.search(r"expected -?\d", problem), f"a hidden test's message quotes an expected value: {problem}"
 
 
+def stub(key: str, message: str = "stub") -> Bug:
+    """Question ``key``'s method as released: each of its solution regions a NotImplementedError."""
+    method = question(key).INFO.method
+    source = (REFERENCE / Path(question(key).INFO.module).name).read_text(encoding="utf-8")
+    raises = tuple(f"raise NotImplementedError({message!r})" for _ in _regions(source, method))
+    return bug(f"stub-{key}", key, method, raises if len(raises) > 1 else raises[0])
+
+
 def test_stubs_fail_every_test_as_not_implemented(variant_dir):
     """The release stubs fail every test with 'not implemented yet' (and nothing worse)."""
-    stubbed = [bug(f"stub-{key}", key, question(key).INFO.method, 'raise NotImplementedError("stub")')
-               for key in KEYS]
+    stubbed = [stub(key) for key in KEYS]
     nn, optim = load_variant(variant_dir, stubbed)
     for tc in CASES:
         problems = evaluate(nn, optim, tc)
@@ -411,10 +460,22 @@ def test_stubs_fail_every_test_as_not_implemented(variant_dir):
 def test_one_unfinished_method_costs_its_own_question_only(key, variant_dir):
     """A student who has done everything but one method loses that question's tests and no other."""
     method = question(key).INFO.method
-    nn, optim = load_variant(variant_dir, [bug(f"stub-{key}", key, method, f'raise NotImplementedError("{key}")')])
+    nn, optim = load_variant(variant_dir, [stub(key, key)])
     for tc in CASES:
         problems = evaluate(nn, optim, tc)
         if tc.key == key:
             assert problems == [f"{method} is not implemented yet"], tc.grade_id
         else:
             assert problems == [], f"an unfinished {method} costs {tc.grade_id}: {problems}"
+
+
+def test_linear_backward_half_done_costs_its_own_question_only(variant_dir):
+    """The parameter gradients stored, the part that returns dLoss/dX still a stub: 2.2 is not
+    done (a lone layer needs its input gradient) and no other question notices."""
+    half = bug("linear_backward-half-done", "linear_backward", "Linear.backward",
+               (STORE_GRADS, 'raise NotImplementedError("linear_backward")'))
+    nn, optim = load_variant(variant_dir, [half])
+    for tc in CASES:
+        problems = evaluate(nn, optim, tc)
+        expected = ["Linear.backward is not implemented yet"] if tc.key == "linear_backward" else []
+        assert problems == expected, tc.grade_id
