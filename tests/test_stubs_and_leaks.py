@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -46,12 +47,33 @@ def solution_regions() -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------
 
 
-def test_every_question_has_one_solution_region():
-    regions = solution_regions()
-    assert len(regions) == len(KEYS)
+def region_methods(name: str) -> list[str]:
+    """For each solution region of reference file ``name``, in order, its "Class.method"."""
+    source = reference(name)
+    methods = [f"{cls.name}.{item.name}" for cls in ast.parse(source).body if isinstance(cls, ast.ClassDef)
+               for item in cls.body if isinstance(item, ast.FunctionDef)
+               for _ in range(ast.get_source_segment(source, item).count("### BEGIN SOLUTION"))]
+    assert len(methods) == len(SOLUTION.findall(source)), f"{name}: a solution region outside a class's method"
+    return methods
+
+
+def test_every_solution_region_is_in_a_question_method():
+    """Each question's solution lies in its own method: one region, or several with given code between
+    (Linear.backward: store the gradients, the given needs_input_grad return, return dLoss/dX)."""
+    where = {name: region_methods(name) for name in FILES}
+    for key in KEYS:
+        info = question(key).INFO
+        file = info.module.split("/")[-1]
+        assert info.method in where[file], f"{key}: no solution region in {info.method} of {file}"
+    methods = {question(key).INFO.method for key in KEYS}
+    assert {m for ms in where.values() for m in ms} == methods, "a solution region outside the questions' methods"
+    assert where["nn.py"].count("Linear.backward") == 2
+    assert len(solution_regions()) == len(KEYS) + 1
     raises = re.findall(r"raise NotImplementedError\((.*)\)", "".join(derive_stub(reference(n), n) for n in FILES))
     for key in KEYS:
-        assert sum(f"({key})" in hint for hint in raises) == 1, f"one NotImplementedError of the stubs names {key}"
+        method, file = question(key).INFO.method, question(key).INFO.module.split("/")[-1]
+        assert sum(f"({key})" in hint for hint in raises) == where[file].count(method), (
+            f"one NotImplementedError of the stubs per solution region of {method} names {key}")
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -114,6 +136,7 @@ def test_stub_package_imports_and_every_method_raises_its_hint(tmp_path):
         relu.x = x
         print(hint(lambda: relu.backward(x)))
         model = nn.Sequential(layer, relu)
+        assert layer.needs_input_grad is False  # given: the first layer skips dLoss/dX
         print(hint(lambda: model.forward(x)))
         loss = nn.CrossEntropyLoss()
         print(hint(lambda: loss.forward(np.zeros((2, 3)), np.array([0, 2]))))
