@@ -29,7 +29,7 @@ FILES = ("__init__.py", "nn.py", "optim.py")
 BUGS = [
     ("        return x @ self.weight + self.bias\n", "        return x @ self.weight  # forgot the bias\n"),
     ("        return grad * (self.x > 0)\n", "        return grad * (self.x >= 0)\n"),
-    ("        return float(-(one_hot * log_probs).sum() / n)\n", "        return float(-(one_hot * log_probs).sum())\n"),
+    ("        return float(-np.vdot(one_hot, log_probs) / n)\n", "        return float(-np.vdot(one_hot, log_probs))\n"),
 ]
 
 

@@ -43,6 +43,12 @@ def _expect_shape(x: np.ndarray, expected: tuple, name: str) -> None:
         raise ValueError(f"{name} should be shaped {expected}; received shape {x.shape}")
 
 
+def _label_range_error(labels: np.ndarray, num_classes: int) -> ValueError:
+    """The error for class labels outside [0, num_classes - 1]."""
+    return ValueError(f"labels must lie in [0, {num_classes - 1}]; "
+                      f"received values from {labels.min()} to {labels.max()}")
+
+
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """[Given] Turn each row of scores into probabilities that sum to 1.
 
@@ -59,9 +65,11 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
         along ``axis``.
     """
     x = np.asarray(x)
-    shifted = x - x.max(axis=axis, keepdims=True)
-    exps = np.exp(shifted)
-    return exps / exps.sum(axis=axis, keepdims=True)
+    # np.maximum.reduce is x.max without its Python wrapper, which costs more than
+    # the work itself on a small batch.
+    probs = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+    probs /= probs.sum(axis=axis, keepdims=True)
+    return probs
 
 
 class Linear:
@@ -73,6 +81,10 @@ class Linear:
         x: the input of the last ``forward``, kept for ``backward``.
         grad_weight: dLoss/dW after ``backward``, shaped like ``weight``.
         grad_bias: dLoss/db after ``backward``, shaped like ``bias``.
+        needs_input_grad: whether ``backward`` returns dLoss/dX (True unless told
+            otherwise). ``Sequential`` sets it to False on its first layer, whose input
+            is the data: nobody uses that gradient, so backward skips its matrix
+            product, as PyTorch does for an input without ``requires_grad``.
     """
 
     def __init__(
@@ -103,6 +115,7 @@ class Linear:
         self.x: np.ndarray | None = None
         self.grad_weight = np.zeros_like(self.weight)
         self.grad_bias = np.zeros_like(self.bias)
+        self.needs_input_grad = True
 
     def __repr__(self) -> str:
         return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
@@ -130,16 +143,24 @@ class Linear:
             dLoss/db = sum_n G_n      shaped (1, out_features)
             dLoss/dX = G W^T          shaped (N, in_features)
 
+        Two parts: first store ``grad_weight`` and ``grad_bias``; then return
+        dLoss/dX. The given line between them returns None instead when
+        ``needs_input_grad`` is False (the first layer of a network).
+
         Args:
             grad: G, the gradient of the loss with respect to this layer's output.
 
         Returns:
-            dLoss/dX. Also stores ``grad_weight`` and ``grad_bias``.
+            dLoss/dX, or None when ``needs_input_grad`` is False.
         """
         if self.x is None:
             raise RuntimeError("Linear.backward was called before Linear.forward (self.x is None)")
         grad = _as_matrix(grad, "Linear.backward grad")
         _expect_shape(grad, (self.x.shape[0], self.weight.shape[1]), "Linear.backward grad")
+        # YOUR CODE HERE
+        raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b and the input X.')
+        if not self.needs_input_grad:
+            return None
         # YOUR CODE HERE
         raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b and the input X.')
 
@@ -199,6 +220,10 @@ class Sequential:
 
     def __init__(self, *layers: Any) -> None:
         self.layers: list = list(layers)
+        # The first layer's input is the data: no one needs the loss's gradient with
+        # respect to it, so a Linear there may skip computing it.
+        if self.layers and isinstance(self.layers[0], Linear):
+            self.layers[0].needs_input_grad = False
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
@@ -222,12 +247,16 @@ class Sequential:
         Start from ``loss_function.backward()`` (dLoss/dLogits) and hand each
         layer's returned gradient to the layer before it, last layer first.
 
+        The point is the gradients this leaves in every layer (``grad_weight``,
+        ``grad_bias``); what comes out of the first layer is passed on as is.
+
         Args:
             loss_function: a loss whose ``forward`` has been called on this
                 network's output.
 
         Returns:
-            The gradient of the loss with respect to the network's input.
+            What the first layer's backward returned: None when it is a ``Linear``
+            (see ``Linear.needs_input_grad``), else dLoss/dInput.
         """
         # YOUR CODE HERE
         raise NotImplementedError('Question 2.4 (sequential_backward): backpropagate from the loss to the input.')
@@ -266,14 +295,20 @@ class CrossEntropyLoss:
         labels = np.asarray(labels)
         n, c = logits.shape
         _expect_shape(labels, (n,), "CrossEntropyLoss labels")
-        if n and not np.issubdtype(labels.dtype, np.integer):
+        if n == 0:
+            raise ValueError("the mean loss needs at least one example; received an empty batch (N = 0)")
+        if labels.dtype.kind not in "iu":  # signed or unsigned integers
             raise ValueError(f"labels must be integers (class indices); received dtype {labels.dtype}")
-        if n and (labels.min() < 0 or labels.max() >= c):
-            raise ValueError(f"labels must lie in [0, {c - 1}]; received values from {labels.min()} to {labels.max()}")
+        # Given: the labels as a one-hot matrix T, shaped (N, C), in the logits' dtype:
+        # row n of T is row labels[n] of the C x C identity matrix. ``take`` refuses a
+        # label >= C itself; a negative one it would count from the end, so that is refused here.
+        if labels.min() < 0:
+            raise _label_range_error(labels, c)
+        try:
+            one_hot = np.eye(c, dtype=logits.dtype).take(labels, axis=0)
+        except IndexError:
+            raise _label_range_error(labels, c) from None
         self.logits = logits
-        # Given: the labels as a one-hot matrix T, shaped (N, C), in the logits' dtype.
-        one_hot = np.zeros_like(logits)
-        one_hot[np.arange(n), labels] = 1
         self.one_hot = one_hot
         # YOUR CODE HERE
         raise NotImplementedError('Question 1.4 (xeloss_forward): the mean cross-entropy, as a float.')
