@@ -3,7 +3,9 @@
 They are deliberately not the course's layers (no Linear, no ReLU): doubling,
 adding one and keeping the first columns. Their order matters (2x + 1 is not
 2(x + 1)) and the last one changes the shape, so a Sequential that skips,
-repeats or reverses layers shows it.
+repeats or reverses layers shows it. Each layer keeps the gradient its last
+``backward`` received (``received``), so that a Sequential.backward that returns
+nothing can still be checked.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class Double:
 
     def __init__(self) -> None:
         self.x = None
+        self.received = None  # the gradient of the last backward
 
     def __repr__(self) -> str:
         return "Double()"
@@ -27,6 +30,7 @@ class Double:
         return self.x * 2
 
     def backward(self, grad):
+        self.received = np.array(grad, copy=True)
         return np.asarray(grad) * 2
 
 
@@ -35,6 +39,7 @@ class AddOne:
 
     def __init__(self) -> None:
         self.x = None
+        self.received = None  # the gradient of the last backward
 
     def __repr__(self) -> str:
         return "AddOne()"
@@ -44,6 +49,7 @@ class AddOne:
         return self.x + 1
 
     def backward(self, grad):
+        self.received = np.array(grad, copy=True)
         return np.array(grad, copy=True)
 
 
@@ -53,6 +59,7 @@ class FirstColumns:
     def __init__(self, k: int) -> None:
         self.k = int(k)
         self.x = None
+        self.received = None  # the gradient of the last backward
 
     def __repr__(self) -> str:
         return f"FirstColumns({self.k})"
@@ -62,6 +69,7 @@ class FirstColumns:
         return self.x[:, : self.k].copy()
 
     def backward(self, grad):
+        self.received = np.array(grad, copy=True)
         padded = np.zeros(self.x.shape, dtype=np.asarray(grad).dtype)
         padded[:, : self.k] = grad
         return padded

@@ -37,6 +37,7 @@ class BackwardRun:
     grad_notes: list = field(default_factory=list)
     returned: np.ndarray | None = None  # what Sequential.backward returned
     returned_note: str | None = None
+    returned_nothing: bool = False  # Sequential.backward ran and returned None (allowed)
     differs: np.ndarray | None = None
     estimate: np.ndarray | None = None  # finite differences of the network's loss w.r.t. X
     estimate_differs: np.ndarray | None = None
@@ -203,6 +204,9 @@ class SequentialBackwardViz(Visualizer):
             r.messages.append(Message(level_of(seq.kind), seq.message, seq.kind))
             r.returned_note = "no Sequential"
             return
+        if _ask_for_input_grad(layers.value):
+            r.messages.append(Message("info", "A network normally skips ∂L/∂X in its first layer "
+                                      "(needs_input_grad = False): this view asks for it, to show the whole chain."))
         out = _safe.call("Sequential.forward", _safe.method(seq.value, "forward"), self.x.copy())
         if out.ok:
             out = _safe.check_array(out.value, "Sequential.forward", r.shapes[-1])
@@ -222,48 +226,76 @@ class SequentialBackwardViz(Visualizer):
         _safe.call("loss forward", _safe.method(loss.value, "forward"), np.asarray(out.value).copy(),
                    self.labels.copy())
         result = _safe.call("Sequential.backward", _safe.method(seq.value, "backward"), loss.value)
-        if result.ok:
-            result = _safe.check_array(result.value, "Sequential.backward", self.x.shape,
-                                       shape_hint="the input X's shape")
-        if not result.ok:
-            message = result.message
-            if result.kind == _safe.SHAPE:
-                for k, grad in enumerate(r.grads[1:], start=1):
-                    if grad is not None and grad.shape == np.shape(result.value) and np.allclose(grad, result.value):
-                        message += f" It equals the gradient of layer {k}'s output: is layer {k} skipped?"
-                        break
-            r.messages.append(Message(level_of(result.kind), message, result.kind))
-            r.returned_note = {"not_implemented": "not implemented yet", "none": "returned None"}.get(result.kind,
-                                                                                                       "failed")
-            if result.kind == _safe.SHAPE:
-                r.returned_note = shape_note(np.shape(result.value), self.x.shape)
-            return
-        r.returned = np.asarray(result.value, dtype=float)
+        if result.ok and result.value is None:
+            # Allowed: Sequential.backward need not return anything. Its work is the gradients it leaves
+            # in the layers, checked below.
+            r.returned_nothing, r.returned_note = True, "returned None"
+            r.messages.append(Message("info", "Your Sequential.backward returned None: fine, it need not return "
+                                      "anything. It is judged by the gradients it left in each layer."))
+        else:
+            if result.ok:
+                result = _safe.check_array(result.value, "Sequential.backward", self.x.shape,
+                                           shape_hint="the input X's shape")
+            if not result.ok:
+                self._unusable_return(r, result)
+                return
+            self._compare_returned(r, np.asarray(result.value, dtype=float))
+        self._compare_stored(r, layers.value, chain_layers)
+
+    def _unusable_return(self, r: BackwardRun, result: _safe.Outcome) -> None:
+        message = result.message
+        if result.kind == _safe.SHAPE:
+            for k, grad in enumerate(r.grads[1:], start=1):
+                if grad is not None and grad.shape == np.shape(result.value) and np.allclose(grad, result.value):
+                    message += f" It equals the gradient of layer {k}'s output: is layer {k} skipped?"
+                    break
+        r.messages.append(Message(level_of(result.kind), message, result.kind))
+        r.returned_note = "not implemented yet" if result.kind == _safe.NOT_IMPLEMENTED else "failed"
+        if result.kind == _safe.SHAPE:
+            r.returned_note = shape_note(np.shape(result.value), self.x.shape)
+
+    def _compare_returned(self, r: BackwardRun, returned: np.ndarray) -> None:
+        r.returned = returned
         chained = r.grads[0]
         if chained is None:
             r.messages.append(Message("info", f"Sequential.backward returned shape {self.x.shape}; it cannot be "
                                       "compared with the layers called one by one, which failed (see above)."))
+            return
+        r.differs = ~np.isclose(r.returned, chained, rtol=1e-6, atol=1e-9)
+        if r.differs.any():
+            r.messages.append(Message("error", self._diagnose(r), _safe.MISMATCH))
         else:
-            r.differs = ~np.isclose(r.returned, chained, rtol=1e-6, atol=1e-9)
-            if r.differs.any():
-                r.messages.append(Message("error", self._diagnose(r), _safe.MISMATCH))
-            else:
-                r.messages.append(Message("ok", f"Sequential.backward returned the same {self.x.shape} gradient as "
-                                          f"calling {r.loss_label}.backward() and then the {len(r.names)} layers' "
-                                          "backward one by one, last layer first."))
-        # every layer with parameters must have been reached
-        for k, (mine, reference) in enumerate(zip(layers.value, chain_layers)):
-            for attribute in ("grad_weight", "grad_bias"):
+            r.messages.append(Message("ok", f"Sequential.backward returned the same {self.x.shape} gradient as "
+                                      f"calling {r.loss_label}.backward() and then the {len(r.names)} layers' "
+                                      "backward one by one, last layer first."))
+
+    @staticmethod
+    def _compare_stored(r: BackwardRun, layers: list, chain_layers: list) -> None:
+        """Every layer must hold what its own backward, called by hand, left: grad_weight and grad_bias
+        for a Linear, the gradient it received for a stand-in."""
+        compared = 0
+        for k, (mine, reference) in enumerate(zip(layers, chain_layers)):
+            for attribute in ("grad_weight", "grad_bias", "received"):
                 expected = _safe.attribute(reference, attribute)
+                if not isinstance(expected, np.ndarray):
+                    continue  # this layer keeps no such gradient
+                compared += 1
                 got = _safe.attribute(mine, attribute)
-                if not isinstance(expected, np.ndarray) or not isinstance(got, np.ndarray):
-                    continue
-                if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-6, atol=1e-9):
+                what = "received gradient" if attribute == "received" else attribute
+                if got is None:
+                    r.messages.append(Message(
+                        "error", f"After Sequential.backward, layer {k + 1} ({r.names[k]}) has no {what} "
+                        "(None): was its backward called?", _safe.NONE))
+                    return
+                if not _same(got, expected):
                     r.messages.append(Message(
                         "error", f"After Sequential.backward, layer {k + 1} ({r.names[k]}) holds a different "
-                        f"{attribute} than its own backward gives: was every layer's backward called once, "
+                        f"{what} than calling the layers one by one gives: was every layer's backward called once, "
                         "with the gradient from the layer after it?", _safe.MISMATCH))
-                    break
+                    return
+        if compared and r.returned_nothing:
+            r.messages.append(Message("ok", "After Sequential.backward every layer holds the same gradients as "
+                                      "when the layers' backward are called one by one, last layer first."))
 
     @staticmethod
     def _diagnose(r: BackwardRun) -> str:
@@ -295,7 +327,16 @@ class SequentialBackwardViz(Visualizer):
             return
         r.estimate = outcome.value.estimate
         r.kinks = outcome.value.kinks
-        if r.returned is not None:
+        if r.returned_nothing and r.grads[0] is not None:
+            # Nothing returned: finite differences still check the chain the view draws.
+            if (compare(r.grads[0], r.estimate) & ~r.kinks).any():
+                r.messages.append(Message(
+                    "info", "Finite differences of the whole network disagree with the chained gradient ∂L/∂X: "
+                    "the layers' or the loss's backward is off (questions 2.1 to 2.3)."))
+            else:
+                r.messages.append(Message("ok", "The chained gradient ∂L/∂X matches finite differences of the "
+                                          "network's loss with respect to X."))
+        elif r.returned is not None:
             r.estimate_differs = compare(r.returned, r.estimate) & ~r.kinks
             if r.estimate_differs.any() and r.differs is not None and not r.differs.any():
                 r.messages.append(Message(
@@ -385,6 +426,28 @@ class SequentialBackwardViz(Visualizer):
         self.arithmetic_text = text
         self.arithmetic.value = text_block(text)
         self.render()
+
+
+def _ask_for_input_grad(layers: list) -> bool:
+    """Turn the first layer's ``needs_input_grad`` back on (Sequential turns it off) so that the
+    chain reaches X. True if the layer has that field; a student's older Linear does not."""
+    first = layers[0] if layers else None
+    if _safe.attribute(first, "needs_input_grad") is None:
+        return False
+    try:
+        first.needs_input_grad = True
+    except Exception:  # noqa: BLE001 - student code: a property may refuse
+        return False
+    return True
+
+
+def _same(got, expected: np.ndarray) -> bool:
+    """``got`` is an array equal to ``expected`` (never raises)."""
+    try:
+        return (isinstance(got, np.ndarray) and got.shape == expected.shape
+                and bool(np.allclose(got, expected, rtol=1e-6, atol=1e-9)))
+    except Exception:  # noqa: BLE001 - e.g. an array of objects
+        return False
 
 
 def sequential_backward(nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0) -> widgets.Widget:

@@ -12,6 +12,7 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Visualizer, guarded, level_of, safely
 from assignment.viz._plots import MISMATCH, FastText, LayeredFigure, new_figure
+from assignment.viz.sequential_forward import layer_name
 
 __all__ = ["TrainingDashboard", "training_dashboard"]
 
@@ -52,6 +53,27 @@ def _diverging_with_gaps():
     import matplotlib
 
     return matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")
+
+
+def _check_stored_grads(model) -> _safe.Outcome:
+    """After backward, every Linear (every layer with a weight) holds grad_weight and grad_bias
+    shaped like its weight and bias."""
+    layers = _safe.attribute(model, "layers")
+    for k, layer in enumerate(layers if isinstance(layers, (list, tuple)) else [], start=1):
+        for param_name in ("weight", "bias"):
+            param = _safe.attribute(layer, param_name)
+            if not isinstance(param, np.ndarray):
+                break  # not a Linear
+            where = f"after Sequential.backward, layer {k} ({layer_name(layer, 'Linear')})"
+            grad_name = "grad_" + param_name
+            stored = _safe.check_array(_safe.attribute(layer, grad_name), f"{where}'s {grad_name}", verb="is")
+            if stored.ok and stored.value.shape != param.shape:
+                return _safe.Outcome(False, stored.value, _safe.SHAPE,
+                                     f"{where} has {grad_name} shaped {stored.value.shape}; it should be shaped like "
+                                     f"its {param_name}, {param.shape}.")
+            if not stored.ok:
+                return stored
+    return _safe.Outcome(True)
 
 
 class _Stop(Exception):
@@ -234,11 +256,14 @@ class TrainingDashboard(Visualizer):
             loss = _safe.check_number(loss.value, "CrossEntropyLoss.forward", what="one number")
         if not loss.ok:
             return loss
+        # Whatever backward returns is fine (None, when the first layer is a Linear): SGD uses the
+        # gradients it leaves in the layers, so those are what is checked.
         back = _safe.call("Sequential.backward", _safe.method(model, "backward"), loss_function.value)
-        if back.ok:
-            back = _safe.check_array(back.value, "Sequential.backward", x.shape, shape_hint="the input's shape")
         if not back.ok:
             return back
+        stored = _check_stored_grads(model)
+        if not stored.ok:
+            return stored
         optimizer = _safe.call("optim.SGD(model, lr)", _safe.attribute(self.optim, "SGD"), model, lr=0.1)
         if not optimizer.ok:
             return optimizer

@@ -214,6 +214,82 @@ def test_sequential_backward_that_skips_a_layer_is_caught():
     assert "differs" in w.status_text or "different" in w.status_text
 
 
+def test_sequential_backward_asks_the_first_linear_for_the_gradient_of_x(ref):
+    nn, _ = ref
+    # Left alone, a network's first Linear skips dL/dX and Sequential.backward returns None.
+    assert nn.Sequential(nn.Linear(3, 4)).layers[0].needs_input_grad is False
+    w = viz.sequential_backward(nn)
+    assert w.state == "ok", w.status_text
+    assert "needs_input_grad" in w.status_text  # the student is told why X's gradient is there
+    r = w.run
+    assert r.returned is not None and r.returned.shape == (2, 3)
+    assert r.grads[0] is not None and not r.differs.any()
+    assert "returned the same (2, 3) gradient" in w.status_text
+    assert "also matches finite differences" in w.status_text
+    w.mode_buttons.value = "stand-in layers"  # no Linear there: nothing to ask for
+    assert w.state == "ok" and "needs_input_grad" not in w.status_text
+
+
+def test_sequential_backward_of_an_older_file_without_needs_input_grad():
+    class OldLinear(ref_nn.Linear):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            del self.needs_input_grad
+
+        def backward(self, grad):
+            self.grad_weight = self.x.T @ grad
+            self.grad_bias = grad.sum(axis=0, keepdims=True)
+            return grad @ self.weight.T
+
+    class OldSequential(ref_nn.Sequential):
+        def __init__(self, *layers):
+            self.layers = list(layers)
+
+    w = viz.sequential_backward(with_class(Linear=OldLinear, Sequential=OldSequential))
+    assert w.state == "ok", w.status_text
+    assert "needs_input_grad" not in w.status_text
+    assert w.run.returned.shape == (2, 3)
+
+
+class NoReturn(ref_nn.Sequential):
+    """Chains the layers' backward but returns nothing (allowed: no return is needed)."""
+
+    def backward(self, loss_function):
+        ref_nn.Sequential.backward(self, loss_function)
+
+
+def test_sequential_backward_returning_nothing_is_judged_by_the_stored_gradients():
+    w = viz.sequential_backward(with_class(Sequential=NoReturn))
+    for mode in ("your Linear and ReLU", "stand-in layers"):
+        w.mode_buttons.value = mode
+        assert w.state == "ok", w.status_text
+        r = w.run
+        assert r.returned is None and r.returned_note == "returned None"
+        assert all(g is not None for g in r.grads)  # the whole chain back to X is still drawn
+        assert "returned None: fine" in w.status_text
+        assert "every layer holds the same gradients" in w.status_text
+        assert "matches finite differences" in w.status_text
+        assert "Traceback" not in w.status_text and "visualizer itself failed" not in w.status_text
+        w.stepper.slider.value = w.stepper.count - 1
+        assert w.highlight["current"] == "ret" and "returned None" in w.arithmetic_text
+        assert is_png(w.image.value)
+
+
+def test_sequential_backward_returning_nothing_still_catches_a_skipped_layer():
+    class SkipsFirstNoReturn(ref_nn.Sequential):
+        def backward(self, loss_function):
+            grad = loss_function.backward()
+            for layer in reversed(self.layers[1:]):
+                grad = layer.backward(grad)
+
+    w = viz.sequential_backward(with_class(Sequential=SkipsFirstNoReturn))
+    assert w.state == "mismatch"  # layer 1's grad_weight is still the zeros of __init__
+    assert "layer 1 (Linear(3, 4)) holds a different grad_weight" in w.status_text
+    w.mode_buttons.value = "stand-in layers"
+    assert w.state == "none"
+    assert "layer 1 (Double) has no received gradient (None)" in w.status_text
+
+
 def test_deeper_networks_switch_between_modes_with_their_own_step_counts(ref):
     nn, _ = ref
     for build in (viz.sequential_forward, viz.sequential_backward):

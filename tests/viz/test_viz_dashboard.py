@@ -94,3 +94,56 @@ def test_dashboard_names_the_students_function_that_failed_mid_training(ref):
     w = viz.training_dashboard(nn, optim, epochs=2, autorun=True)
     assert w.state == "error"
     assert "Flaky.backward raised ZeroDivisionError: oops" in w.status_text
+
+
+def _with(**classes):
+    module = {name: getattr(ref_nn, name) for name in ("Linear", "ReLU", "Sequential", "CrossEntropyLoss", "softmax")}
+    module.update(classes)
+    return types.SimpleNamespace(**module)
+
+
+class _Returns(ref_nn.Sequential):
+    """Sequential.backward returning something other than dL/dX: not the dashboard's business."""
+
+    def backward(self, loss_function):
+        ref_nn.Sequential.backward(self, loss_function)
+        return "done"
+
+
+def test_dashboard_preflight_accepts_any_return_of_sequential_backward(ref):
+    nn, optim = ref
+    from assignment.training import build_mlp
+
+    model = build_mlp(nn, (64, 8, 10))
+    loss_function = nn.CrossEntropyLoss()
+    loss_function.forward(model.forward(np.ones((2, 64))), np.array([0, 1]))
+    assert model.backward(loss_function) is None  # the reference: its first layer is a Linear
+    for module in (nn, _with(Sequential=_Returns)):
+        w = viz.training_dashboard(module, optim, hidden=(8,), epochs=1, autorun=True)
+        assert w.state == "ok", w.status_text
+        assert "Cannot train yet" not in w.status_text
+        assert len(w.history) == 1
+
+
+def test_dashboard_preflight_names_a_misshapen_stored_gradient(ref):
+    _, optim = ref
+
+    class TransposedGradWeight(ref_nn.Linear):
+        def backward(self, grad):
+            out = ref_nn.Linear.backward(self, grad)
+            self.grad_weight = self.grad_weight.T
+            return out
+
+    class NoGradBias(ref_nn.Linear):
+        def backward(self, grad):
+            out = ref_nn.Linear.backward(self, grad)
+            self.grad_bias = None
+            return out
+
+    w = viz.training_dashboard(_with(Linear=TransposedGradWeight), optim, hidden=(32,), autorun=True)
+    assert w.state == "shape" and w.history == []
+    assert ("Cannot train yet: after Sequential.backward, layer 1 (Linear(64, 32)) has grad_weight shaped "
+            "(32, 64); it should be shaped like its weight, (64, 32).") in w.status_text
+    w = viz.training_dashboard(_with(Linear=NoGradBias), optim, hidden=(32,), autorun=True)
+    assert w.state == "none" and w.history == []
+    assert "layer 1 (Linear(64, 32))'s grad_bias is None" in w.status_text
