@@ -14,6 +14,7 @@ shows in a student's feedback and Run All goes on.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import traceback
 from types import ModuleType
@@ -37,7 +38,8 @@ def student_error(error: BaseException, method: str) -> str:
     if isinstance(error, NotImplementedError):
         if method.startswith("training") and str(error):
             return f"{method} stopped at a method that is not implemented yet ({error})"
-        return f"{method} is not implemented yet"
+        part = re.search(r"part \d+ of \d+", str(error))  # a method with several gaps
+        return f"{method} is not implemented yet" + (f" ({part.group(0)} still raises NotImplementedError)" if part else "")
     where = ""
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         *folders, name = frame.filename.replace("\\", "/").split("/")

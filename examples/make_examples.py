@@ -16,7 +16,6 @@ files are stale.
 
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
@@ -39,20 +38,6 @@ def solved(source: str) -> str:
                    and "### END SOLUTION" not in line)
 
 
-def partly_solved(source: str, keep) -> str:
-    """Solve the regions whose question hint satisfies ``keep``; stub the others."""
-    tree = ast.parse(source)
-
-    def replace(match):
-        hint = stubs._hint_for_line(tree, source.count("\n", 0, match.start()) + 1)
-        if keep(hint):
-            return solved(match.group(0))
-        indent = match.group("indent")
-        return f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError({hint!r})\n"
-
-    return stubs._SOLUTION.sub(replace, source)
-
-
 def with_bugs(source: str) -> str:
     for right, wrong in BUGS:
         if source.count(right) != 1:
@@ -72,7 +57,7 @@ def examples() -> dict[str, dict[str, str]]:
         "cy_buggy": {**correct, "nn.py": with_bugs(correct["nn.py"])},
         "dee_forward_only": {
             **untouched,
-            "nn.py": partly_solved(ref["nn.py"], lambda hint: "forward" in hint.split(":")[0]),
+            "nn.py": stubs.derive_stub(ref["nn.py"], "mytorch/nn.py", solve=lambda hint: "forward" in hint.split(":")[0]),
         },
     }
 

@@ -372,15 +372,34 @@ def test_linear_backward_returning_none_is_told_what_to_return():
                 "grad_bias": [[1.0, -1.0, 0.5]]}
     call = cases.TestCall("question", "linear_backward", 2, {**grad_case, "expected": expected})
     stored = {"grad_weight": np.array(expected["grad_weight"]), "grad_bias": np.array(expected["grad_bias"]),
-              "grad_unchanged": True}
+              "grad_unchanged": True, "first_layer_grad_weight": np.array(expected["grad_weight"]),
+              "first_layer_grad_bias": np.array(expected["grad_bias"])}
     assert judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": np.array(expected["grad_x"]),
-                                                             "needs_input_grad": True})).passed
-    verdict = judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": None, "needs_input_grad": True}))
+                                                             "told_to_skip": False})).passed
+    verdict = judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": None, "told_to_skip": False}))
     assert not verdict.passed
     assert verdict.problems[0].startswith("Linear.backward returned None: return dLoss/dX = G W^T")
     assert "needs_input_grad was False" not in verdict.problems[0]
-    verdict = judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": None, "needs_input_grad": False}))
+    verdict = judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": None, "told_to_skip": True}))
     assert not verdict.passed and "this layer's needs_input_grad was False" in verdict.problems[0]
+
+
+def test_linear_backward_as_a_first_layer_must_still_store_its_gradients():
+    """All the work written after the given 'return None' (part 2) passes a lone layer but leaves a
+    network's first layer without gradients: the verdict says so."""
+    grad_case = {"x": [[1.0, 2.0]], "weight": [[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]], "bias": [[0.0, 0.0, 0.0]],
+                 "grad": [[1.0, -1.0, 0.5]]}
+    expected = {"grad_x": [[2.0, -0.5]], "grad_weight": [[1.0, -1.0, 0.5], [2.0, -2.0, 1.0]],
+                "grad_bias": [[1.0, -1.0, 0.5]]}
+    call = cases.TestCall("question", "linear_backward", 2, {**grad_case, "expected": expected})
+    lone = {"grad_x": np.array(expected["grad_x"]), "grad_weight": np.array(expected["grad_weight"]),
+            "grad_bias": np.array(expected["grad_bias"]), "grad_unchanged": True, "told_to_skip": False}
+    verdict = judge("linear_backward_2", call, Outcome(outputs={**lone, "first_layer_grad_weight": None,
+                                                                "first_layer_grad_bias": None}))
+    assert not verdict.passed
+    assert list(verdict.problems) == ["as a network's first layer (needs_input_grad False) Linear.backward did not store "
+                                "the right grad_weight and grad_bias: store them in part 1, before the given "
+                                "'return None'"]
 
 
 # --------------------------------------------------------------------------- sandbox

@@ -36,6 +36,34 @@ def test_only_a_first_linear_is_told_to_skip():
     assert after_relu.needs_input_grad is True, "the first layer is the ReLU: the Linear's input gradient is needed"
 
 
+def test_a_layer_first_in_one_network_and_inner_in_the_next_passes_its_gradient_on():
+    """The network built last decides: a layer reused inside it must pass dLoss/dX on."""
+    rng = np.random.default_rng(6)
+    shared = nn.Linear(4, 3, dtype=np.float64, rng=rng)
+    nn.Sequential(shared, nn.ReLU())
+    model = nn.Sequential(nn.Linear(5, 4, dtype=np.float64, rng=rng), nn.ReLU(), shared)
+    assert shared.needs_input_grad is True
+    x, labels = _batch()
+    loss_function = nn.CrossEntropyLoss()
+    loss_function.forward(model.forward(x), labels[:6] % 3)
+    model.backward(loss_function)  # the ReLU in the middle receives shared's input gradient
+    assert model.layers[0].grad_weight.shape == (5, 4)
+
+
+def test_a_missing_gradient_is_named_with_its_usual_cause():
+    """A skipping Linear that is not first leaves the layer before it with None: the error says why."""
+    rng = np.random.default_rng(7)
+    model = nn.Sequential(nn.Linear(5, 4, dtype=np.float64, rng=rng), nn.ReLU(), nn.Linear(4, 3, dtype=np.float64, rng=rng))
+    model.layers[2].needs_input_grad = False  # as if it had been first in another network since
+    x, labels = _batch()
+    loss_function = nn.CrossEntropyLoss()
+    loss_function.forward(model.forward(x), labels % 3)
+    with pytest.raises(ValueError, match=r"ReLU.backward grad is None: .*needs_input_grad is False"):
+        model.backward(loss_function)
+    with pytest.raises(ValueError, match=r"Linear.backward grad is None"):
+        model.layers[0].backward(None)
+
+
 def test_a_lone_linear_returns_the_input_gradient():
     layer = nn.Linear(3, 2, dtype=np.float64, rng=np.random.default_rng(1))
     x = np.arange(12.0).reshape(4, 3)
@@ -52,6 +80,7 @@ def test_a_skipping_layer_returns_none_and_the_same_parameter_gradients():
     layer.backward(grad)
     expected = layer.grad_weight.copy(), layer.grad_bias.copy()
     layer.needs_input_grad = False
+    layer.grad_weight = layer.grad_bias = None  # so that the skipping call must store them itself
     assert layer.backward(grad) is None
     np.testing.assert_array_equal(layer.grad_weight, expected[0])
     np.testing.assert_array_equal(layer.grad_bias, expected[1])
@@ -88,8 +117,10 @@ def test_skipping_changes_no_parameter_gradient_and_no_step(dtype):
 
 
 def test_labels_outside_the_classes_name_the_range():
-    logits = np.zeros((3, 4), dtype=np.float32)
-    for labels, received in (([0, 4, 1], "from 0 to 4"), ([0, -1, 3], "from -1 to 3")):
+    huge = np.array([0, 2**64 - 1], dtype=np.uint64)  # would wrap to -1 as a signed index
+    for labels, received in (([0, 4, 1], "from 0 to 4"), ([0, -1, 3], "from -1 to 3"),
+                             (huge, f"from 0 to {2**64 - 1}")):
+        logits = np.zeros((len(labels), 4), dtype=np.float32)
         with pytest.raises(ValueError, match=rf"labels must lie in \[0, 3\]; received values {received}"):
             nn.CrossEntropyLoss().forward(logits, labels)
 

@@ -234,6 +234,8 @@ BUGS = [
         "Linear.backward returned None", "G W^T", "needs_input_grad"),
     bug("linear_backward-second-part-empty", "linear_backward", "Linear.backward",
         (STORE_GRADS, ""), "Linear.backward returned None"),
+    bug("linear_backward-all-in-second-part", "linear_backward", "Linear.backward",
+        ("", STORE_GRADS + "    " + RETURN_GRAD_X), "as a network's first layer", "store them in part 1"),
     # 2.3 ReLU.backward
     bug("relu_backward-gate->=0", "relu_backward", "ReLU.backward",
         "return grad * (self.x >= 0)", "x > 0"),
@@ -473,9 +475,11 @@ def test_linear_backward_half_done_costs_its_own_question_only(variant_dir):
     """The parameter gradients stored, the part that returns dLoss/dX still a stub: 2.2 is not
     done (a lone layer needs its input gradient) and no other question notices."""
     half = bug("linear_backward-half-done", "linear_backward", "Linear.backward",
-               (STORE_GRADS, 'raise NotImplementedError("linear_backward")'))
+               (STORE_GRADS, "raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b "
+                             "and the input X (part 2 of 2).')"))
     nn, optim = load_variant(variant_dir, [half])
     for tc in CASES:
         problems = evaluate(nn, optim, tc)
-        expected = ["Linear.backward is not implemented yet"] if tc.key == "linear_backward" else []
+        expected = (["Linear.backward is not implemented yet (part 2 of 2 still raises NotImplementedError)"]
+                    if tc.key == "linear_backward" else [])
         assert problems == expected, tc.grade_id

@@ -10,22 +10,35 @@ from assignment.questions._compare import compare_arrays, matches
 INFO = Info("linear_backward", "2.2", "Linear.backward", "02_backward")
 
 
-def run(nn, optim, case: dict) -> dict:
-    """Give a Linear layer the case's parameters and stored input, then run backward."""
+def _layer(nn, case: dict):
+    """A Linear layer with the case's parameters and stored input."""
     weight, bias = array(case, "weight"), array(case, "bias")
     layer = nn.Linear(weight.shape[0], weight.shape[1])
     layer.weight, layer.bias = weight, bias
     layer.x = array(case, "x")
+    return layer
+
+
+def run(nn, optim, case: dict) -> dict:
+    """Run backward on a lone layer, then again as a network's first layer
+    (``needs_input_grad`` False), which must still store its parameters' gradients."""
+    layer = _layer(nn, case)
     grad = array(case, "grad")
     grad_before = grad.copy()
     grad_x = layer.backward(grad)
+    first = _layer(nn, case)
+    first.needs_input_grad = False
+    first.grad_weight = first.grad_bias = None
+    first.backward(array(case, "grad"))
     return {
         "grad_x": grad_x,
         # A lone layer must return dLoss/dX; only Sequential turns this off, on its first layer.
-        "needs_input_grad": getattr(layer, "needs_input_grad", True) is not False,
+        "told_to_skip": getattr(layer, "needs_input_grad", True) is False,
         "grad_weight": getattr(layer, "grad_weight", None),
         "grad_bias": getattr(layer, "grad_bias", None),
         "grad_unchanged": unchanged(grad_before, grad),
+        "first_layer_grad_weight": getattr(first, "grad_weight", None),
+        "first_layer_grad_bias": getattr(first, "grad_bias", None),
     }
 
 
@@ -34,7 +47,7 @@ def check(case: dict, outputs: dict) -> list[str]:
     n = len(case["x"])
     problems = []
     if outputs["grad_x"] is None:
-        problems.append(_none_returned(outputs.get("needs_input_grad") is False))
+        problems.append(_none_returned(outputs["told_to_skip"]))
     else:
         problems += compare_arrays(outputs["grad_x"], expected["grad_x"], "the returned gradient of the input (dX)")
     problems += compare_arrays(outputs["grad_weight"], expected["grad_weight"], "self.grad_weight", allow_flat=True)
@@ -42,6 +55,10 @@ def check(case: dict, outputs: dict) -> list[str]:
     if bias_problems and matches(outputs["grad_bias"], np.asarray(expected["grad_bias"]) / n):
         bias_problems = ["self.grad_bias is the mean over the batch; it should be the sum over the batch (axis 0)"]
     problems += bias_problems
+    if not problems and (compare_arrays(outputs["first_layer_grad_weight"], expected["grad_weight"], "", allow_flat=True)
+                         or compare_arrays(outputs["first_layer_grad_bias"], expected["grad_bias"], "", allow_flat=True)):
+        problems.append("as a network's first layer (needs_input_grad False) Linear.backward did not store the "
+                        "right grad_weight and grad_bias: store them in part 1, before the given 'return None'")
     if not problems:
         for name in ("grad_x", "grad_weight", "grad_bias"):
             problems += dtype_problem(outputs[name], case, name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import Callable
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -23,8 +24,8 @@ class StubError(ValueError):
     """The reference file cannot be turned into a stub (unbalanced markers, bad syntax)."""
 
 
-def _hint_for_line(tree: ast.Module, lineno: int) -> str:
-    """The first docstring line of the innermost function containing ``lineno``."""
+def _function_at(tree: ast.Module, lineno: int) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    """The innermost function containing ``lineno``."""
     best = None
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= lineno <= node.end_lineno:
@@ -32,16 +33,25 @@ def _hint_for_line(tree: ast.Module, lineno: int) -> str:
                 best = node
     if best is None:
         raise StubError(f"line {lineno}: a solution region must sit inside a function")
-    doc = ast.get_docstring(best) or f"{best.name} is yours to write"
-    return doc.strip().splitlines()[0]
+    return best
 
 
-def derive_stub(source: str, filename: str = "<reference>") -> str:
+def _hint(function: ast.FunctionDef | ast.AsyncFunctionDef, part: int, parts: int) -> str:
+    """The first docstring line of ``function``; with several regions, which part this is
+    (so that a student who filled one gap is told which one is still open)."""
+    doc = ast.get_docstring(function) or f"{function.name} is yours to write"
+    hint = doc.strip().splitlines()[0]
+    return hint if parts == 1 else f"{hint.rstrip('.')} (part {part} of {parts})."
+
+
+def derive_stub(source: str, filename: str = "<reference>", solve: Callable[[str], bool] | None = None) -> str:
     """Return the student version of one reference file.
 
     Args:
         source: the reference file's text.
         filename: its name, for error messages.
+        solve: for partly solved examples: a region whose hint ``solve`` accepts keeps its
+            solution (without the markers) instead of becoming a stub.
 
     Returns:
         The text with every solution region replaced by a ``NotImplementedError``.
@@ -57,12 +67,17 @@ def derive_stub(source: str, filename: str = "<reference>") -> str:
     except SyntaxError as error:
         raise StubError(f"{filename}: the reference does not parse: {error}") from error
 
+    functions = [_function_at(tree, source.count("\n", 0, m.start()) + 1) for m in _SOLUTION.finditer(source)]
+    hints = iter([_hint(function, functions[: k + 1].count(function), functions.count(function))
+                  for k, function in enumerate(functions)])
+
     def replace(match: re.Match) -> str:
         region = match.group(0)
         if region.count(BEGIN) != 1:
             raise StubError(f"{filename}: nested solution regions")
-        lineno = source.count("\n", 0, match.start()) + 1
-        hint = _hint_for_line(tree, lineno)
+        hint = next(hints)
+        if solve is not None and solve(hint):
+            return "".join(line for line in region.splitlines(keepends=True) if BEGIN not in line and END not in line)
         indent = match.group("indent")
         return (f"{indent}# YOUR CODE HERE\n"
                 f"{indent}raise NotImplementedError({hint!r})\n")

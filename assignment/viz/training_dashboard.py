@@ -5,6 +5,7 @@ digits and the first layer's weights as 8x8 images."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -55,17 +56,38 @@ def _diverging_with_gaps():
     return matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")
 
 
+def _layers_with_parameters(model) -> list[tuple[int, Any]]:
+    """(position from 1, layer) of every layer with a weight array: the Linear layers."""
+    layers = _safe.attribute(model, "layers")
+    return [(k, layer) for k, layer in enumerate(layers if isinstance(layers, (list, tuple)) else [], start=1)
+            if isinstance(_safe.attribute(layer, "weight"), np.ndarray)]
+
+
+def _clear_stored_grads(model) -> None:
+    """Set every Linear's gradients to None, so that one that backward never stored shows as None
+    (not as the zeros the constructor left there)."""
+    for _, layer in _layers_with_parameters(model):
+        try:
+            layer.grad_weight = layer.grad_bias = None
+        except Exception:  # a student's class may refuse the attribute: then there is nothing to clear
+            pass
+
+
 def _check_stored_grads(model) -> _safe.Outcome:
     """After backward, every Linear (every layer with a weight) holds grad_weight and grad_bias
     shaped like its weight and bias."""
-    layers = _safe.attribute(model, "layers")
-    for k, layer in enumerate(layers if isinstance(layers, (list, tuple)) else [], start=1):
+    for k, layer in _layers_with_parameters(model):
         for param_name in ("weight", "bias"):
             param = _safe.attribute(layer, param_name)
             if not isinstance(param, np.ndarray):
-                break  # not a Linear
+                break
             where = f"after Sequential.backward, layer {k} ({layer_name(layer, 'Linear')})"
             grad_name = "grad_" + param_name
+            if _safe.attribute(layer, grad_name) is None:
+                first = " (as a network's first layer, needs_input_grad is False: store the gradients in part 1 " \
+                        "of Linear.backward, before the given 'return None')" if k == 1 else ""
+                return _safe.Outcome(False, None, _safe.NONE,
+                                     f"{where} has no {grad_name}: its backward did not store one{first}.")
             stored = _safe.check_array(_safe.attribute(layer, grad_name), f"{where}'s {grad_name}", verb="is")
             if stored.ok and stored.value.shape != param.shape:
                 return _safe.Outcome(False, stored.value, _safe.SHAPE,
@@ -258,6 +280,7 @@ class TrainingDashboard(Visualizer):
             return loss
         # Whatever backward returns is fine (None, when the first layer is a Linear): SGD uses the
         # gradients it leaves in the layers, so those are what is checked.
+        _clear_stored_grads(model)
         back = _safe.call("Sequential.backward", _safe.method(model, "backward"), loss_function.value)
         if not back.ok:
             return back

@@ -146,4 +146,23 @@ def test_dashboard_preflight_names_a_misshapen_stored_gradient(ref):
             "(32, 64); it should be shaped like its weight, (64, 32).") in w.status_text
     w = viz.training_dashboard(_with(Linear=NoGradBias), optim, hidden=(32,), autorun=True)
     assert w.state == "none" and w.history == []
-    assert "layer 1 (Linear(64, 32))'s grad_bias is None" in w.status_text
+    assert "after Sequential.backward, layer 1 (Linear(64, 32)) has no grad_bias: its backward did not store one" \
+        in w.status_text
+
+
+def test_dashboard_preflight_names_a_first_layer_that_stores_nothing(ref):
+    """Linear.backward written wholly after the given 'return None' passes a lone layer's tests
+    but leaves a network's first layer untrained: the dashboard says where the code belongs."""
+    _, optim = ref
+
+    class AllInSecondPart(ref_nn.Linear):
+        def backward(self, grad):
+            if not self.needs_input_grad:
+                return None
+            return ref_nn.Linear.backward(self, grad)
+
+    w = viz.training_dashboard(_with(Linear=AllInSecondPart), optim, hidden=(32,), autorun=True)
+    assert w.state == "none" and w.history == []
+    assert "layer 1 (Linear(64, 32)) has no grad_weight" in w.status_text
+    assert "store the gradients in part 1 of Linear.backward, before the given 'return None'" in w.status_text
+    assert "SGD.step" not in w.status_text

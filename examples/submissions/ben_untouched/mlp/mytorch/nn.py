@@ -37,16 +37,20 @@ def _as_matrix(x: Any, name: str) -> np.ndarray:
     return x
 
 
+def _as_gradient(grad: Any, name: str) -> np.ndarray:
+    """Return ``grad`` as an array, or raise a ValueError if it is None."""
+    if grad is None:
+        # The usual cause: a Linear told that its input gradient is not needed.
+        raise ValueError(f"{name} is None: the layer after this one returned no gradient "
+                         f"(a Linear does when its needs_input_grad is False, as only a "
+                         f"network's first layer should)")
+    return np.asarray(grad)
+
+
 def _expect_shape(x: np.ndarray, expected: tuple, name: str) -> None:
     """Raise a ValueError if ``x.shape`` differs from ``expected``."""
     if x.shape != expected:
         raise ValueError(f"{name} should be shaped {expected}; received shape {x.shape}")
-
-
-def _label_range_error(labels: np.ndarray, num_classes: int) -> ValueError:
-    """The error for class labels outside [0, num_classes - 1]."""
-    return ValueError(f"labels must lie in [0, {num_classes - 1}]; "
-                      f"received values from {labels.min()} to {labels.max()}")
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -135,7 +139,7 @@ class Linear:
         # YOUR CODE HERE
         raise NotImplementedError('Question 1.1 (linear_forward): compute X W + b.')
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
+    def backward(self, grad: np.ndarray) -> np.ndarray | None:
         """Question 2.2 (linear_backward): gradients of W, b and the input X.
 
         With G = dLoss/dOutput shaped (N, out_features):
@@ -155,14 +159,14 @@ class Linear:
         """
         if self.x is None:
             raise RuntimeError("Linear.backward was called before Linear.forward (self.x is None)")
-        grad = _as_matrix(grad, "Linear.backward grad")
+        grad = _as_gradient(grad, "Linear.backward grad")
         _expect_shape(grad, (self.x.shape[0], self.weight.shape[1]), "Linear.backward grad")
         # YOUR CODE HERE
-        raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b and the input X.')
+        raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b and the input X (part 1 of 2).')
         if not self.needs_input_grad:
             return None
         # YOUR CODE HERE
-        raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b and the input X.')
+        raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b and the input X (part 2 of 2).')
 
 
 class ReLU:
@@ -205,7 +209,7 @@ class ReLU:
         """
         if self.x is None:
             raise RuntimeError("ReLU.backward was called before ReLU.forward (self.x is None)")
-        grad = np.asarray(grad)
+        grad = _as_gradient(grad, "ReLU.backward grad")
         _expect_shape(grad, self.x.shape, "ReLU.backward grad")
         # YOUR CODE HERE
         raise NotImplementedError('Question 2.3 (relu_backward): let the gradient through where x > 0.')
@@ -221,9 +225,11 @@ class Sequential:
     def __init__(self, *layers: Any) -> None:
         self.layers: list = list(layers)
         # The first layer's input is the data: no one needs the loss's gradient with
-        # respect to it, so a Linear there may skip computing it.
-        if self.layers and isinstance(self.layers[0], Linear):
-            self.layers[0].needs_input_grad = False
+        # respect to it, so a Linear there may skip computing it. Every other Linear must
+        # pass its input gradient on (set here too: a layer may have been first elsewhere).
+        for position, layer in enumerate(self.layers):
+            if isinstance(layer, Linear):
+                layer.needs_input_grad = position > 0
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
@@ -241,7 +247,7 @@ class Sequential:
         # YOUR CODE HERE
         raise NotImplementedError("Question 1.3 (sequential_forward): feed each layer's output to the next.")
 
-    def backward(self, loss_function: Any) -> np.ndarray:
+    def backward(self, loss_function: Any) -> np.ndarray | None:
         """Question 2.4 (sequential_backward): backpropagate from the loss to the input.
 
         Start from ``loss_function.backward()`` (dLoss/dLogits) and hand each
@@ -299,15 +305,12 @@ class CrossEntropyLoss:
             raise ValueError("the mean loss needs at least one example; received an empty batch (N = 0)")
         if labels.dtype.kind not in "iu":  # signed or unsigned integers
             raise ValueError(f"labels must be integers (class indices); received dtype {labels.dtype}")
-        # Given: the labels as a one-hot matrix T, shaped (N, C), in the logits' dtype:
-        # row n of T is row labels[n] of the C x C identity matrix. ``take`` refuses a
-        # label >= C itself; a negative one it would count from the end, so that is refused here.
-        if labels.min() < 0:
-            raise _label_range_error(labels, c)
-        try:
-            one_hot = np.eye(c, dtype=logits.dtype).take(labels, axis=0)
-        except IndexError:
-            raise _label_range_error(labels, c) from None
+        if labels.min() < 0 or labels.max() >= c:
+            raise ValueError(f"labels must lie in [0, {c - 1}]; "
+                             f"received values from {labels.min()} to {labels.max()}")
+        # Given: the labels as a one-hot matrix T, shaped (N, C), in the logits' dtype.
+        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
+        one_hot[np.arange(n), labels] = 1
         self.logits = logits
         self.one_hot = one_hot
         # YOUR CODE HERE
