@@ -327,10 +327,14 @@ class CrossEntropyLoss:
         self.logits = logits
         self.one_hot = one_hot
         ### BEGIN SOLUTION
-        # log softmax without forming softmax: log P = (I - m) - log sum exp(I - m).
-        # Taking the log of a probability that underflowed to 0 would give -inf.
+        # log softmax without the log of softmax: log P = (I - m) - log sum exp(I - m).
+        # The log of a probability that underflowed to 0 would give -inf.
         shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        exps = np.exp(shifted)
+        sums = exps.sum(axis=1, keepdims=True)
+        log_probs = shifted - np.log(sums)
+        # P itself, kept for backward with the logits it belongs to (as PyTorch saves it).
+        self._saved_softmax = (logits, exps / sums)
         # sum over n and c of T * log P: a dot product of the two matrices, flattened.
         return float(-np.vdot(one_hot, log_probs) / n)
         ### END SOLUTION
@@ -344,8 +348,10 @@ class CrossEntropyLoss:
         if self.logits is None or self.one_hot is None:
             raise RuntimeError("CrossEntropyLoss.backward was called before forward")
         ### BEGIN SOLUTION
-        grad = softmax(self.logits, axis=1)
-        grad -= self.one_hot
+        saved_logits, probs = getattr(self, "_saved_softmax", (None, None))
+        if saved_logits is not self.logits:  # forward kept no softmax for these logits
+            probs = softmax(self.logits, axis=1)
+        grad = probs - self.one_hot
         grad /= self.logits.shape[0]
         return grad
         ### END SOLUTION
