@@ -38,8 +38,9 @@ That one matrix product is a third of the first layer's work, which dominates wh
 first layer is the widest (784 inputs).
 
 What mytorch pays for being a library rather than one function: method calls, shape
-checks, the label check, the one-hot matrix, the softmax computed again in
-``backward`` from the stored logits, and the fresh zero arrays of ``zero_grad``.
+checks, the label check, the one-hot matrix, and the fresh zero arrays of
+``zero_grad``. Like the hand-written step (and PyTorch), its loss computes the
+softmax once: forward keeps it for backward.
 
 Threads: PyTorch gets as many threads as NumPy's BLAS has (read with threadpoolctl;
 ``--threads N`` sets both). OPENBLAS_CORETYPE, if set, is printed, never changed.
