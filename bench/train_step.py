@@ -50,8 +50,10 @@ shape, every contender (in an order that rotates from round to round), timing a
 block of consecutive steps with ``time.perf_counter`` (garbage collection off, as
 ``timeit`` does). The block length is calibrated once per shape and contender to
 about ``--block-ms`` milliseconds. The first table shows, per shape, the median over
-the rounds of the time per step, and the ratios of those medians; the second the
-best round. Before any timing, one step of each contender from the same start is
+the rounds of the time per step, and for each ratio the median of the rounds' own
+ratios (two contenders of one round run within a second of each other, under the same
+load, so a burst of load elsewhere on a shared machine moves both); the second table
+shows the best round, and the ratio of the best times. Before any timing, one step of each contender from the same start is
 checked to give the same loss and the same updated parameters.
 
 Before each timed block the benchmark pauses (``--pause-ms``, 150 ms by default) and
@@ -402,16 +404,28 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
 
 
-def format_table(times, shapes=SHAPES, statistic=statistics.median) -> str:
-    """The medians (or another ``statistic``) over the rounds and their ratios, as a Markdown table."""
+def format_table(times, shapes=SHAPES, statistic=statistics.median, paired: bool = False) -> str:
+    """The medians (or another ``statistic``) over the rounds and their ratios, as a Markdown table.
+
+    ``paired``: each ratio is the ``statistic`` of the rounds' own ratios (two contenders timed
+    side by side in one round share that moment's load), rather than the ratio of the two
+    ``statistic`` values.
+    """
     names = list(next(iter(times.values())))
     ratios = [(a, b) for a, b in RATIOS if a in names and b in names]
     header = ["shape", "N"] + names + [f"{a}/{b}" for a, b in ratios]
     rows = []
     for label, _, n in shapes:
-        value = {name: statistic(times[label][name]) for name in names}
+        per_round = times[label]
+        value = {name: statistic(per_round[name]) for name in names}
+
+        def ratio(a: str, b: str) -> float:
+            if paired:
+                return statistic([ta / tb for ta, tb in zip(per_round[a], per_round[b])])
+            return value[a] / value[b]
+
         rows.append([label, str(n)] + [_fmt_time(value[name]) for name in names]
-                    + [f"{value[a] / value[b]:.2f}×" for a, b in ratios])
+                    + [f"{ratio(a, b):.2f}×" for a, b in ratios])
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
 
     def line(cells):
@@ -452,9 +466,10 @@ def main(argv: list[str] | None = None) -> int:
                 progress=lambda r, total: print(f"  round {r}/{total}", end="\r", file=sys.stderr, flush=True))
     print(" " * 30, end="\r", file=sys.stderr)
     print()
-    print("Median over the rounds, time per step:")
+    print("Median over the rounds, time per step; each ratio is the median of the rounds' ratios")
+    print("(the contenders of one round are timed side by side, under the same load):")
     print()
-    print(format_table(times, shapes))
+    print(format_table(times, shapes, paired=True))
     print()
     print("Best round (minimum), for comparison; a large gap to the median means a noisy machine:")
     print()

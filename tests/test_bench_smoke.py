@@ -60,3 +60,18 @@ def test_mytorch_does_the_same_work_as_the_others(bench):
     assert first.needs_input_grad is False
     contender.loss_function.forward(contender.model.forward(x), labels)
     assert contender.model.backward(contender.loss_function) is None
+
+
+def test_paired_ratios_are_the_median_of_each_rounds_ratio(bench):
+    """A burst that slows one whole round moves both contenders of that round: the paired
+    ratio ignores it, where the ratio of the medians would not."""
+    shapes = [("8-4-3", [8, 4, 3], 5)]
+
+    def ratio_cell(times, **kwargs):
+        return bench.format_table(times, shapes, **kwargs).splitlines()[-1].split("|")[-2].strip()
+
+    assert ratio_cell({"8-4-3": {"mytorch": [1.0, 1.0, 5.0], "numpy": [1.0, 1.0, 5.0]}}, paired=True) == "1.00×"
+    # per-round ratios 1.1, 3.3, 1.1: their median is 1.1; the medians' ratio would say 3.3
+    times = {"8-4-3": {"mytorch": [1.1, 3.3, 5.5], "numpy": [1.0, 1.0, 5.0]}}
+    assert ratio_cell(times, paired=True) == "1.10×"
+    assert ratio_cell(times) == "3.30×"
