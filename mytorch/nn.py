@@ -333,7 +333,8 @@ class CrossEntropyLoss:
         exps = np.exp(shifted)
         sums = exps.sum(axis=1, keepdims=True)
         log_probs = shifted - np.log(sums)
-        # P itself, kept for backward with the logits it belongs to (as PyTorch saves it).
+        # P itself, kept for backward with the logits it belongs to (as PyTorch saves it;
+        # like PyTorch's, it does not follow later in-place changes to that logits array).
         self._saved_softmax = (logits, exps / sums)
         # sum over n and c of T * log P: a dot product of the two matrices, flattened.
         return float(-np.vdot(one_hot, log_probs) / n)

@@ -400,6 +400,15 @@ def test_linear_backward_as_a_first_layer_must_still_store_its_gradients():
     assert list(verdict.problems) == ["as a network's first layer (needs_input_grad False) Linear.backward did not store "
                                 "the right grad_weight and grad_bias: store them in part 1, before the given "
                                 "'return None'"]
+    right = {"first_layer_grad_weight": lone["grad_weight"], "first_layer_grad_bias": lone["grad_bias"]}
+    verdict = judge("linear_backward_2", call, Outcome(outputs={**lone, **right, "first_layer_error": "TypeError: boom"}))
+    assert list(verdict.problems) == ["as a network's first layer (needs_input_grad False) Linear.backward raised "
+                                      "TypeError: boom"]
+    assert judge("linear_backward_2", call, Outcome(outputs={**lone, **right, "first_layer_error": None})).passed
+    # a wrong lone layer is reported as such, not drowned by the first-layer pass
+    wrong = {**lone, "grad_x": None}
+    verdict = judge("linear_backward_2", call, Outcome(outputs={**wrong, **right, "first_layer_error": "TypeError: boom"}))
+    assert verdict.problems[0].startswith("Linear.backward returned None") and len(verdict.problems) == 1
 
 
 # --------------------------------------------------------------------------- sandbox

@@ -1,9 +1,9 @@
 """CrossEntropyLoss.backward and the softmax its forward keeps.
 
 The reference's forward keeps softmax(I) with the logits it belongs to, so that
-backward need not compute it again. Backward must still answer from the stored
-logits and one-hot alone: with no forward at all, after logits set by hand, and
-never with a softmax that belongs to other logits.
+backward need not compute it again. Backward must still be right without it: with
+no forward at all, after logits set by hand, and never with a softmax that belongs
+to other logits.
 """
 
 from __future__ import annotations

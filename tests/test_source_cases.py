@@ -483,3 +483,22 @@ def test_linear_backward_half_done_costs_its_own_question_only(variant_dir):
         expected = (["Linear.backward is not implemented yet (part 2 of 2 still raises NotImplementedError)"]
                     if tc.key == "linear_backward" else [])
         assert problems == expected, tc.grade_id
+
+
+@pytest.mark.parametrize("name, store", [
+    ("accumulating", """
+    self.grad_weight += self.x.T @ grad
+    self.grad_bias += grad.sum(axis=0, keepdims=True)
+    """),
+    ("in-place", """
+    self.grad_weight[...] = self.x.T @ grad
+    self.grad_bias[...] = grad.sum(axis=0, keepdims=True)
+    """),
+])
+def test_linear_backward_that_updates_the_zeroed_gradients_is_right(variant_dir, name, store):
+    """zero_grad leaves zeros; a backward that adds to them (as PyTorch accumulates) or writes
+    into them is right, also as a network's first layer, and costs nothing anywhere."""
+    variant = bug(f"linear_backward-{name}", "linear_backward", "Linear.backward", (store, RETURN_GRAD_X))
+    nn, optim = load_variant(variant_dir, [variant])
+    for tc in CASES:
+        assert evaluate(nn, optim, tc) == [], tc.grade_id

@@ -63,27 +63,34 @@ def _layers_with_parameters(model) -> list[tuple[int, Any]]:
             if isinstance(_safe.attribute(layer, "weight"), np.ndarray)]
 
 
-def _clear_stored_grads(model) -> None:
-    """Set every Linear's gradients to None, so that one that backward never stored shows as None
-    (not as the zeros the constructor left there)."""
-    for _, layer in _layers_with_parameters(model):
-        try:
-            layer.grad_weight = layer.grad_bias = None
-        except Exception:  # a student's class may refuse the attribute: then there is nothing to clear
-            pass
-
-
-def _check_stored_grads(model) -> _safe.Outcome:
-    """After backward, every Linear (every layer with a weight) holds grad_weight and grad_bias
-    shaped like its weight and bias."""
+def _fresh_zero_grads(model) -> dict[int, tuple]:
+    """Give every Linear fresh zero gradients, as zero_grad does, and return them by layer
+    position: a backward that never stores a layer's gradients leaves these very arrays, all
+    zeros (one that adds to them or writes into them changes their values)."""
+    fresh = {}
     for k, layer in _layers_with_parameters(model):
-        for param_name in ("weight", "bias"):
+        try:
+            layer.grad_weight = np.zeros_like(layer.weight)
+            layer.grad_bias = np.zeros_like(layer.bias)
+            fresh[k] = (layer.grad_weight, layer.grad_bias)
+        except Exception:  # a student's class may refuse the attribute: then nothing to compare against
+            pass
+    return fresh
+
+
+def _check_stored_grads(model, fresh: dict[int, tuple]) -> _safe.Outcome:
+    """After backward, every Linear (every layer with a weight) holds grad_weight and grad_bias
+    shaped like its weight and bias, other than the untouched zeros of ``fresh``."""
+    for k, layer in _layers_with_parameters(model):
+        for index, param_name in enumerate(("weight", "bias")):
             param = _safe.attribute(layer, param_name)
             if not isinstance(param, np.ndarray):
                 break
             where = f"after Sequential.backward, layer {k} ({layer_name(layer, 'Linear')})"
             grad_name = "grad_" + param_name
-            if _safe.attribute(layer, grad_name) is None:
+            grad = _safe.attribute(layer, grad_name)
+            untouched = k in fresh and grad is fresh[k][index] and not grad.any()
+            if grad is None or untouched:
                 first = " (as a network's first layer, needs_input_grad is False: store the gradients in part 1 " \
                         "of Linear.backward, before the given 'return None')" if k == 1 else ""
                 return _safe.Outcome(False, None, _safe.NONE,
@@ -280,11 +287,11 @@ class TrainingDashboard(Visualizer):
             return loss
         # Whatever backward returns is fine (None, when the first layer is a Linear): SGD uses the
         # gradients it leaves in the layers, so those are what is checked.
-        _clear_stored_grads(model)
+        fresh = _fresh_zero_grads(model)
         back = _safe.call("Sequential.backward", _safe.method(model, "backward"), loss_function.value)
         if not back.ok:
             return back
-        stored = _check_stored_grads(model)
+        stored = _check_stored_grads(model, fresh)
         if not stored.ok:
             return stored
         optimizer = _safe.call("optim.SGD(model, lr)", _safe.attribute(self.optim, "SGD"), model, lr=0.1)

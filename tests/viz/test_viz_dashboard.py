@@ -166,3 +166,18 @@ def test_dashboard_preflight_names_a_first_layer_that_stores_nothing(ref):
     assert "layer 1 (Linear(64, 32)) has no grad_weight" in w.status_text
     assert "store the gradients in part 1 of Linear.backward, before the given 'return None'" in w.status_text
     assert "SGD.step" not in w.status_text
+
+
+def test_dashboard_preflight_accepts_gradients_added_to_the_zeros(ref):
+    """zero_grad leaves zeros: a backward that adds to them (as PyTorch accumulates) trains."""
+    _, optim = ref
+
+    class Accumulating(ref_nn.Linear):
+        def backward(self, grad):
+            self.grad_weight += self.x.T @ grad
+            self.grad_bias += grad.sum(axis=0, keepdims=True)
+            return None if not self.needs_input_grad else grad @ self.weight.T
+
+    w = viz.training_dashboard(_with(Linear=Accumulating), optim, hidden=(16,), epochs=1, autorun=True)
+    assert w.state == "ok", w.status_text
+    assert len(w.history) == 1
