@@ -46,15 +46,17 @@ Threads: PyTorch gets as many threads as NumPy's BLAS has (read with threadpoolc
 ``--threads N`` sets both). OPENBLAS_CORETYPE, if set, is printed, never changed.
 
 Method: the contenders are interleaved. Each round visits every shape and, at each
-shape, every contender (in an order that rotates from round to round), timing a
-block of consecutive steps with ``time.perf_counter`` (garbage collection off, as
-``timeit`` does). The block length is calibrated once per shape and contender to
-about ``--block-ms`` milliseconds. The first table shows, per shape, the median over
-the rounds of the time per step, and for each ratio the median of the rounds' own
-ratios (two contenders of one round run within a second of each other, under the same
-load, so a burst of load elsewhere on a shared machine moves both); the second table
-shows the best round, and the ratio of the best times. Before any timing, one step of each contender from the same start is
-checked to give the same loss and the same updated parameters.
+shape, every contender (in an order that rotates from round to round), timing blocks
+of steps with ``time.perf_counter`` (garbage collection off, as ``timeit`` does).
+mytorch and NumPy share one block in which their steps alternate (mytorch, NumPy,
+mytorch, ...), each step timed on its own, so the two see exactly the same moments of
+load; a shared machine's bursts, which move one block by tens of per cent, then move
+both. PyTorch gets blocks of its own (see the pause below). Block lengths are
+calibrated once per shape to about ``--block-ms`` milliseconds per contender. The
+first table shows, per shape, the median over the rounds of the time per step, and
+for each ratio the median of the rounds' own ratios; the second table shows the best
+round, and the ratio of the best times. Before any timing, one step of each contender
+from the same start is checked to give the same loss and the same updated parameters.
 
 Before each timed block the benchmark pauses (``--pause-ms``, 150 ms by default) and
 then runs a few untimed warm-up steps. The pause matters: after a multi-threaded
@@ -107,6 +109,10 @@ SHAPES: list[tuple[str, list[int], int]] = [
 ]
 TINY_SHAPES: list[tuple[str, list[int], int]] = [("8-4-3", [8, 4, 3], 5), ("6-5-4-3", [6, 5, 4, 3], 4)]
 CONTENDERS = ["mytorch", "numpy", "torch"]
+# Timed step by step in turn within one block (both run on NumPy's BLAS, so neither leaves
+# spinning threads in the other's way): the ratio of each round is then measured under
+# exactly the same load. PyTorch, with threads of its own, gets blocks of its own.
+ALTERNATED = ("mytorch", "numpy")
 RATIOS = [("mytorch", "numpy"), ("mytorch", "torch")]
 
 
@@ -359,6 +365,25 @@ def time_block(step: Callable[[], float], repeats: int) -> float:
     return elapsed / repeats
 
 
+def time_alternating(steps: list[Callable[[], float]], repeats: int) -> list[float]:
+    """Seconds per step of each of ``steps``, run in turn (a, b, a, b, ...) ``repeats`` times
+    within one block, so that all of them see the same moments of load (garbage collector off)."""
+    totals = [0.0] * len(steps)
+    clock = time.perf_counter
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for i, step in enumerate(steps):
+                start = clock()
+                step()
+                totals[i] += clock() - start
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return [total / repeats for total in totals]
+
+
 def calibrate(step: Callable[[], float], block_seconds: float) -> int:
     """How many steps fill about ``block_seconds`` (after a warm-up step)."""
     step()
@@ -382,17 +407,22 @@ def run(
         contenders = {name: make_contender(name, x, labels, params) for name in names}
         repeats = {name: calibrate(c.step, block_seconds) for name, c in contenders.items()}
         setups[label] = (contenders, repeats)
+    # Contenders timed together, their steps alternating; every other one in a block of its own.
+    units = [tuple(n for n in ALTERNATED if n in names)] if all(n in names for n in ALTERNATED) else []
+    units += [(name,) for name in names if not any(name in unit for unit in units)]
     times = {label: {name: [] for name in names} for label, _, _ in shapes}
     for r in range(rounds):
         for label, _, _ in shapes:
             contenders, repeats = setups[label]
-            order = names[r % len(names):] + names[: r % len(names)]
-            for name in order:
-                step = contenders[name].step
+            for unit in units[r % len(units):] + units[: r % len(units)]:
+                steps = [contenders[name].step for name in unit]
+                count = min(repeats[name] for name in unit)
                 time.sleep(pause_seconds)  # let the other library's spinning threads go to sleep
-                for _ in range(max(2, repeats[name] // 10)):  # warm-up, untimed
-                    step()
-                times[label][name].append(time_block(step, repeats[name]))
+                for _ in range(max(2, count // 10)):  # warm-up, untimed
+                    for step in steps:
+                        step()
+                for name, seconds in zip(unit, time_alternating(steps, count)):
+                    times[label][name].append(seconds)
         if progress:
             progress(r + 1, rounds)
     return times
@@ -466,8 +496,8 @@ def main(argv: list[str] | None = None) -> int:
                 progress=lambda r, total: print(f"  round {r}/{total}", end="\r", file=sys.stderr, flush=True))
     print(" " * 30, end="\r", file=sys.stderr)
     print()
-    print("Median over the rounds, time per step; each ratio is the median of the rounds' ratios")
-    print("(the contenders of one round are timed side by side, under the same load):")
+    print("Median over the rounds, time per step; each ratio is the median of the rounds' own ratios")
+    print("(mytorch and NumPy alternate step by step in one block, under the same load):")
     print()
     print(format_table(times, shapes, paired=True))
     print()

@@ -75,3 +75,11 @@ def test_paired_ratios_are_the_median_of_each_rounds_ratio(bench):
     times = {"8-4-3": {"mytorch": [1.1, 3.3, 5.5], "numpy": [1.0, 1.0, 5.0]}}
     assert ratio_cell(times, paired=True) == "1.10×"
     assert ratio_cell(times) == "3.30×"
+
+
+def test_alternated_contenders_take_turns_step_by_step(bench):
+    calls = []
+    seconds = bench.time_alternating([lambda: calls.append("a"), lambda: calls.append("b")], repeats=3)
+    assert calls == ["a", "b"] * 3
+    assert len(seconds) == 2 and all(s >= 0 for s in seconds)
+    assert set(bench.ALTERNATED) <= set(bench.CONTENDERS)
