@@ -212,7 +212,8 @@ def describe_exception(label: str, error: BaseException, called=None) -> tuple[s
     where = _student_location(error.__traceback__)
     if isinstance(error, NotImplementedError):
         detail = _short(error)
-        extra = f" ({detail})" if detail and detail.lower() not in {"not implemented", "todo"} else ""
+        # The stubs' messages end with a full stop; the sentence around them has its own.
+        extra = f" ({detail.rstrip('.')})" if detail and detail.lower() not in {"not implemented", "todo"} else ""
         raiser = _innermost_student_code(error)
         if (called is not None and raiser is not None and raiser is not called
                 and not _not_student(os.path.abspath(called.co_filename))):
