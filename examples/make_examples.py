@@ -32,12 +32,6 @@ BUGS = [
 ]
 
 
-def solved(source: str) -> str:
-    """The reference without its solution markers: what a perfect student writes."""
-    return "".join(line for line in source.splitlines(keepends=True) if "### BEGIN SOLUTION" not in line
-                   and "### END SOLUTION" not in line)
-
-
 def with_bugs(source: str) -> str:
     for right, wrong in BUGS:
         if source.count(right) != 1:
@@ -49,7 +43,8 @@ def with_bugs(source: str) -> str:
 def examples() -> dict[str, dict[str, str]]:
     """Each example student's mytorch files, by name."""
     ref = {name: (ROOT / "mytorch" / name).read_text(encoding="utf-8") for name in FILES}
-    correct = {name: solved(text) for name, text in ref.items()}
+    # The reference with every solution kept and its markers gone: what a perfect student writes.
+    correct = {name: stubs.derive_stub(text, f"mytorch/{name}", solve=lambda hint: True) for name, text in ref.items()}
     untouched = {name: stubs.derive_stub(text, name) for name, text in ref.items()}
     return {
         "ada_correct": correct,

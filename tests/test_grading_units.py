@@ -363,14 +363,19 @@ def test_malformed_answers_score_zero_without_crashing_the_grader():
     assert judge("linear_forward_2", call, Outcome(outputs=right)).passed
 
 
+# One lone-layer case of question 2.2 and its right answers, for judging made-up outputs.
+LINEAR_BACKWARD_EXPECTED = {"grad_x": [[2.0, -0.5]], "grad_weight": [[1.0, -1.0, 0.5], [2.0, -2.0, 1.0]],
+                            "grad_bias": [[1.0, -1.0, 0.5]]}
+LINEAR_BACKWARD_CALL = cases.TestCall(
+    "question", "linear_backward", 2,
+    {"x": [[1.0, 2.0]], "weight": [[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]], "bias": [[0.0, 0.0, 0.0]],
+     "grad": [[1.0, -1.0, 0.5]], "expected": LINEAR_BACKWARD_EXPECTED})
+
+
 def test_linear_backward_returning_none_is_told_what_to_return():
     """A None dX (a forgotten return, or the given needs_input_grad line misread) is named as such;
     a lone layer whose needs_input_grad ended up False is told so too."""
-    grad_case = {"x": [[1.0, 2.0]], "weight": [[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]], "bias": [[0.0, 0.0, 0.0]],
-                 "grad": [[1.0, -1.0, 0.5]]}
-    expected = {"grad_x": [[2.0, -0.5]], "grad_weight": [[1.0, -1.0, 0.5], [2.0, -2.0, 1.0]],
-                "grad_bias": [[1.0, -1.0, 0.5]]}
-    call = cases.TestCall("question", "linear_backward", 2, {**grad_case, "expected": expected})
+    expected, call = LINEAR_BACKWARD_EXPECTED, LINEAR_BACKWARD_CALL
     stored = {"grad_weight": np.array(expected["grad_weight"]), "grad_bias": np.array(expected["grad_bias"]),
               "grad_unchanged": True, "first_layer_grad_weight": np.array(expected["grad_weight"]),
               "first_layer_grad_bias": np.array(expected["grad_bias"])}
@@ -387,11 +392,7 @@ def test_linear_backward_returning_none_is_told_what_to_return():
 def test_linear_backward_as_a_first_layer_must_still_store_its_gradients():
     """All the work written after the given 'return None' (part 2) passes a lone layer but leaves a
     network's first layer without gradients: the verdict says so."""
-    grad_case = {"x": [[1.0, 2.0]], "weight": [[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]], "bias": [[0.0, 0.0, 0.0]],
-                 "grad": [[1.0, -1.0, 0.5]]}
-    expected = {"grad_x": [[2.0, -0.5]], "grad_weight": [[1.0, -1.0, 0.5], [2.0, -2.0, 1.0]],
-                "grad_bias": [[1.0, -1.0, 0.5]]}
-    call = cases.TestCall("question", "linear_backward", 2, {**grad_case, "expected": expected})
+    expected, call = LINEAR_BACKWARD_EXPECTED, LINEAR_BACKWARD_CALL
     lone = {"grad_x": np.array(expected["grad_x"]), "grad_weight": np.array(expected["grad_weight"]),
             "grad_bias": np.array(expected["grad_bias"]), "grad_unchanged": True, "told_to_skip": False}
     verdict = judge("linear_backward_2", call, Outcome(outputs={**lone, "first_layer_grad_weight": None,
