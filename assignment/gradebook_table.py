@@ -41,9 +41,14 @@ def _short(key: str) -> str:
     return "train" if key == "training_accuracy" else question(key).INFO.number
 
 
+def present_keys(table: dict[str, dict]) -> list[str]:
+    """The question keys (and the training check) that some student's row has, in question order."""
+    return [k for k in KEYS + EXTRA if any(k in row for row in table.values())]
+
+
 def format_table(table: dict[str, dict[str, tuple[float, float]]]) -> str:
     """A plain-text table: one row per student, one column per question (by number), then the total."""
-    keys = [k for k in KEYS + EXTRA if any(k in row for row in table.values())]
+    keys = present_keys(table)
     width = max([len("student")] + [len(s) for s in table])
     cell = 5
     header = f"{'student':<{width}}  " + "  ".join(f"{_short(k):>{cell}}" for k in keys) + "   total"

@@ -44,12 +44,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
-from assignment.grading.cases import CaseError, parse_test_call
 from assignment.grading.grader import VerdictCache, grade_submission
+from assignment.grading.nbgrader_plugin import GradeInSandbox, tests_of
 from assignment.grading.policy import read_submission, write_package
 from assignment.grading.sandbox import Limits, bwrap_available
 
@@ -92,12 +92,7 @@ def load_coursedir(course: Path) -> CourseDirectory:
 
 def limits_from(config) -> tuple[Limits, Limits]:
     """The per-test and training limits that GradeInSandbox will use (same config, same cache keys)."""
-    section = config.get("GradeInSandbox", {})
-    timeout = float(section.get("timeout", 20.0))
-    training = float(section.get("training_timeout", 120.0))
-    memory = int(section.get("memory_mib", 1536)) * 2**20
-    return (Limits(wall_seconds=timeout, cpu_seconds=int(timeout) + 1, memory_bytes=memory),
-            Limits(wall_seconds=training, cpu_seconds=int(training) + 1, memory_bytes=memory))
+    return GradeInSandbox(config=config).limits()
 
 
 def grading_code_digest() -> str:
@@ -127,19 +122,8 @@ def cache_folder(course: Path, assignment: str) -> Path:
 
 def trusted_tests(db_url: str, assignment: str) -> dict[str, dict]:
     """notebook -> {grade_id -> test call (or the error met reading it)}, from the gradebook."""
-    tests: dict[str, dict] = {}
     with Gradebook(db_url) as gb:
-        for notebook in gb.find_assignment(assignment).notebooks:
-            cells = tests.setdefault(notebook.name, {})
-            for grade_cell in notebook.grade_cells:
-                if grade_cell.cell_type != "code":
-                    continue
-                try:
-                    source = gb.find_source_cell(grade_cell.name, notebook.name, assignment).source
-                    cells[grade_cell.name] = parse_test_call(source)
-                except (MissingEntry, CaseError) as error:
-                    cells[grade_cell.name] = error
-    return tests
+        return {notebook.name: tests_of(gb, notebook, assignment) for notebook in gb.find_assignment(assignment).notebooks}
 
 
 def submitted_students(coursedir: CourseDirectory, assignment: str) -> list[str]:

@@ -25,8 +25,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assignment.gradebook_table import EXTRA, grade_table, question_of
-from assignment.questions import KEYS
+from assignment.gradebook_table import grade_table, present_keys, question_of
 
 NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 TOP = 3
@@ -96,8 +95,7 @@ def read_failures(autograded: Path, assignment: str, students: set[str] | None =
             key = question_of(meta.get("grade_id", ""))
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                    text = output.get("text", "")
-                    text = "".join(text) if isinstance(text, list) else text
+                    text = output.get("text", "")  # nbformat.read has joined the stream's lines
                     for message in failure_messages(text):
                         short = normalise(message)
                         failures[key][short].add(student)
@@ -112,7 +110,7 @@ def build(course: Path, assignment: str, db_url: str | None = None) -> ClassRepo
 
         db_url = load_coursedir(course).db_url
     scores = grade_table(course, assignment, db_url)
-    keys = [k for k in list(KEYS) + list(EXTRA) if any(k in row for row in scores.values())]
+    keys = present_keys(scores)
     failures, examples = read_failures(course / "autograded", assignment, set(scores))
     return ClassReport(keys, scores, failures, examples)
 

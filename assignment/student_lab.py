@@ -72,12 +72,12 @@ def write_user_setting(workdir: Path, extension: str, plugin: str, values: dict)
 
 def lab_environment(workdir: Path) -> dict[str, str]:
     """Environment for the student's server: its own config dir, no path to the reference."""
-    env = dict(os.environ)
+    from assignment.demo import nbgrader_env  # here: demo imports nbgrader.api, slow to load
+
+    env = nbgrader_env()  # this Python's bin/ first on PATH, no PYTHONPATH
     env["JUPYTER_CONFIG_DIR"] = str(workdir / ".jupyter")
     env["JUPYTERLAB_SETTINGS_DIR"] = str(workdir / ".jupyter" / "lab" / "user-settings")
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(workdir / ".jupyter" / "lab" / "workspaces")
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.pop("PYTHONPATH", None)
     return env
 
 

@@ -31,6 +31,21 @@ NOT_RUN = ("This cell was not run: the autograder runs no notebook code. Your gr
            "from the tests, run on your mytorch/*.py files in a clean, separate process.")
 
 
+def tests_of(gb: Gradebook, notebook, assignment: str) -> dict:
+    """grade_id -> parsed test call of one gradebook notebook's graded code cells, or the error
+    met while reading it (the tests are read from the gradebook, never from the student's file)."""
+    tests = {}
+    for grade_cell in notebook.grade_cells:
+        if grade_cell.cell_type != "code":
+            continue
+        try:
+            source = gb.find_source_cell(grade_cell.name, notebook.name, assignment).source
+            tests[grade_cell.name] = parse_test_call(source)
+        except (MissingEntry, CaseError) as error:
+            tests[grade_cell.name] = error
+    return tests
+
+
 class GradeInSandbox(NbGraderPreprocessor):
     """Grade every test cell of a notebook in the sandbox and write the verdicts into the cells."""
 
@@ -61,27 +76,21 @@ class GradeInSandbox(NbGraderPreprocessor):
 
     def _trusted_tests(self, db_url: str, notebook: str, assignment: str) -> dict:
         """grade_id -> parsed test call, or the CaseError met while reading it, from the gradebook."""
-        tests = {}
         with Gradebook(db_url) as gb:
             try:
-                grade_cells = gb.find_notebook(notebook, assignment).grade_cells
+                return tests_of(gb, gb.find_notebook(notebook, assignment), assignment)
             except MissingEntry:
-                return tests
-            for grade_cell in grade_cells:
-                if grade_cell.cell_type != "code":
-                    continue
-                try:
-                    source = gb.find_source_cell(grade_cell.name, notebook, assignment).source
-                    tests[grade_cell.name] = parse_test_call(source)
-                except (MissingEntry, CaseError) as error:
-                    tests[grade_cell.name] = error
-        return tests
+                return {}
+
+    def limits(self) -> tuple[Limits, Limits]:
+        """The limits of one test and of the training test, from this preprocessor's settings."""
+        memory = self.memory_mib * 2**20
+        return (Limits(wall_seconds=self.timeout, cpu_seconds=int(self.timeout) + 1, memory_bytes=memory),
+                Limits(wall_seconds=self.training_timeout, cpu_seconds=int(self.training_timeout) + 1,
+                       memory_bytes=memory))
 
     def _grade_all(self, tests: dict, submission, package_copy: Path) -> dict[str, Verdict]:
-        limits = Limits(wall_seconds=self.timeout, cpu_seconds=int(self.timeout) + 1,
-                        memory_bytes=self.memory_mib * 2**20)
-        training_limits = Limits(wall_seconds=self.training_timeout, cpu_seconds=int(self.training_timeout) + 1,
-                                 memory_bytes=self.memory_mib * 2**20)
+        limits, training_limits = self.limits()
         cache = VerdictCache(Path(self.cache_dir)) if self.cache_dir else None
         return grade_submission(tests, submission, package_copy, limits=limits, training_limits=training_limits,
                                 jobs=self.jobs or os.cpu_count() or 1, cache=cache, log=self.log.error)

@@ -176,13 +176,8 @@ def _short(text: str, limit: int = 300) -> str:
 
 def student_function(error: BaseException) -> str | None:
     """The qualified name (e.g. ``"Linear.backward"``) of the innermost student frame of a traceback."""
-    tb, found = error.__traceback__, None
-    while tb is not None:
-        name = os.path.abspath(tb.tb_frame.f_code.co_filename)
-        if not _not_student(name):
-            code = tb.tb_frame.f_code
-            found = getattr(code, "co_qualname", code.co_name)
-        tb = tb.tb_next
+    code = _innermost_student_code(error)
+    found = getattr(code, "co_qualname", code.co_name) if code is not None else None
     if found:
         found = ".".join(part for part in found.split(".") if part != "<locals>")
         found = ".".join(found.split(".")[-2:])  # "Linear.forward", not "make.<locals>.Linear.forward"

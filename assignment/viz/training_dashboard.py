@@ -433,7 +433,9 @@ class TrainingDashboard(Visualizer):
         self.figure.values_changed()
 
     def _set_analysis(self, data) -> None:
-        predicted = _safe.call("Sequential.forward", self._predict, data.x_test)
+        from assignment.training import predict
+
+        predicted = _safe.call("Sequential.forward", predict, self.model, data.x_test)
         if not predicted.ok:
             self._analysis_note.set_text(predicted.message)
             self.analysis.values_changed()
@@ -470,10 +472,6 @@ class TrainingDashboard(Visualizer):
                                      + (f"; the first {len(self.misclassified)} shown" if len(wrong) else ""))
         self.analysis.values_changed()
         self.analysis_image.value = self.analysis.png()
-
-    def _predict(self, x: np.ndarray) -> np.ndarray:
-        out = np.asarray(self.model.forward(x))
-        return np.argmax(out, axis=1)
 
 
 def training_dashboard(nn, optim, *, hidden: tuple = (32,), lr: float = 0.2, epochs: int = 5, batch_size: int = 32,
