@@ -58,11 +58,12 @@ def _imports_module(source: str, module: str) -> bool:
     return f"mytorch.{module}" in source or f"import {module}" in source or f"from . import {module}" in source
 
 
-def forbidden_imports(source: str) -> list[str]:
-    """Top-level modules imported by ``source`` that are neither NumPy nor the standard library."""
+def forbidden_imports(source: str, tree: ast.AST | None = None) -> list[str]:
+    """Top-level modules imported by ``source`` (already parsed: ``tree``) that are neither
+    NumPy nor the standard library."""
     stdlib = set(sys.stdlib_module_names)
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree if tree is not None else ast.parse(source)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -107,7 +108,7 @@ def read_submission(submission_dir: Path) -> Submission:
             continue
         try:
             source = path.read_text(encoding="utf-8")
-            ast.parse(source, filename=f"mytorch/{name}")
+            tree = ast.parse(source, filename=f"mytorch/{name}")
         except UnicodeDecodeError:
             result.problems[name] = f"mytorch/{name} is not UTF-8 text"
             continue
@@ -115,7 +116,7 @@ def read_submission(submission_dir: Path) -> Submission:
             result.problems[name] = f"mytorch/{name} has a syntax error at line {error.lineno}: {error.msg}"
             result.files[name] = source
             continue
-        forbidden = forbidden_imports(source)
+        forbidden = forbidden_imports(source, tree)
         if forbidden:
             result.problems[name] = (f"mytorch/{name} imports {', '.join(forbidden)}; only NumPy and the "
                                      f"Python standard library may be imported")
