@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from viz_fakes import NN_ONLY, WITH_OPTIM
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "viz_latency.py"
 
 
@@ -23,7 +25,6 @@ def test_quick_run_prints_both_tables(capsys):
         sys.modules.pop(spec.name, None)
     out = capsys.readouterr().out
     assert "Interactions" in out and "One-off actions" in out
-    for name in ("linear_forward", "relu_forward", "sequential_forward", "xeloss_forward", "xeloss_backward",
-                 "linear_backward", "relu_backward", "sequential_backward", "sgd_step", "training_dashboard"):
+    for name in NN_ONLY + WITH_OPTIM:
         assert name in out
     assert "median ms" in out and "p90 ms" in out

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 
 from assignment import viz
 from conftest import is_png
 from mytorch import nn as ref_nn
+from viz_fakes import with_class
 
 
 def test_dashboard_does_not_train_on_construction(ref):
@@ -69,9 +68,7 @@ def test_dashboard_stops_when_the_loss_becomes_nan(ref):
             value = ref_nn.CrossEntropyLoss.forward(self, logits, labels)
             return float("nan") if calls["n"] > 20 else value
 
-    nn = types.SimpleNamespace(Linear=ref_nn.Linear, ReLU=ref_nn.ReLU, Sequential=ref_nn.Sequential,
-                               CrossEntropyLoss=LaterNaN, softmax=ref_nn.softmax)
-    w = viz.training_dashboard(nn, optim, epochs=3, autorun=True)
+    w = viz.training_dashboard(with_class(CrossEntropyLoss=LaterNaN), optim, epochs=3, autorun=True)
     assert w.state == "nan"
     assert "the loss became nan" in w.stopped
     assert w.history == []
@@ -89,17 +86,9 @@ def test_dashboard_names_the_students_function_that_failed_mid_training(ref):
                 raise ZeroDivisionError("oops")
             return ref_nn.Linear.backward(self, grad)
 
-    nn = types.SimpleNamespace(Linear=Flaky, ReLU=ref_nn.ReLU, Sequential=ref_nn.Sequential,
-                               CrossEntropyLoss=ref_nn.CrossEntropyLoss, softmax=ref_nn.softmax)
-    w = viz.training_dashboard(nn, optim, epochs=2, autorun=True)
+    w = viz.training_dashboard(with_class(Linear=Flaky), optim, epochs=2, autorun=True)
     assert w.state == "error"
     assert "Flaky.backward raised ZeroDivisionError: oops" in w.status_text
-
-
-def _with(**classes):
-    module = {name: getattr(ref_nn, name) for name in ("Linear", "ReLU", "Sequential", "CrossEntropyLoss", "softmax")}
-    module.update(classes)
-    return types.SimpleNamespace(**module)
 
 
 class _Returns(ref_nn.Sequential):
@@ -118,7 +107,7 @@ def test_dashboard_preflight_accepts_any_return_of_sequential_backward(ref):
     loss_function = nn.CrossEntropyLoss()
     loss_function.forward(model.forward(np.ones((2, 64))), np.array([0, 1]))
     assert model.backward(loss_function) is None  # the reference: its first layer is a Linear
-    for module in (nn, _with(Sequential=_Returns)):
+    for module in (nn, with_class(Sequential=_Returns)):
         w = viz.training_dashboard(module, optim, hidden=(8,), epochs=1, autorun=True)
         assert w.state == "ok", w.status_text
         assert "Cannot train yet" not in w.status_text
@@ -140,11 +129,11 @@ def test_dashboard_preflight_names_a_misshapen_stored_gradient(ref):
             self.grad_bias = None
             return out
 
-    w = viz.training_dashboard(_with(Linear=TransposedGradWeight), optim, hidden=(32,), autorun=True)
+    w = viz.training_dashboard(with_class(Linear=TransposedGradWeight), optim, hidden=(32,), autorun=True)
     assert w.state == "shape" and w.history == []
     assert ("Cannot train yet: after Sequential.backward, layer 1 (Linear(64, 32)) has grad_weight shaped "
             "(32, 64); it should be shaped like its weight, (64, 32).") in w.status_text
-    w = viz.training_dashboard(_with(Linear=NoGradBias), optim, hidden=(32,), autorun=True)
+    w = viz.training_dashboard(with_class(Linear=NoGradBias), optim, hidden=(32,), autorun=True)
     assert w.state == "none" and w.history == []
     assert "after Sequential.backward, layer 1 (Linear(64, 32)) has no grad_bias: its backward did not store one" \
         in w.status_text
@@ -161,7 +150,7 @@ def test_dashboard_preflight_names_a_first_layer_that_stores_nothing(ref):
                 return None
             return ref_nn.Linear.backward(self, grad)
 
-    w = viz.training_dashboard(_with(Linear=AllInSecondPart), optim, hidden=(32,), autorun=True)
+    w = viz.training_dashboard(with_class(Linear=AllInSecondPart), optim, hidden=(32,), autorun=True)
     assert w.state == "none" and w.history == []
     assert "layer 1 (Linear(64, 32)) has no grad_weight" in w.status_text
     assert "store the gradients in part 1 of Linear.backward, before the given 'return None'" in w.status_text
@@ -178,6 +167,6 @@ def test_dashboard_preflight_accepts_gradients_added_to_the_zeros(ref):
             self.grad_bias += grad.sum(axis=0, keepdims=True)
             return None if not self.needs_input_grad else grad @ self.weight.T
 
-    w = viz.training_dashboard(_with(Linear=Accumulating), optim, hidden=(16,), epochs=1, autorun=True)
+    w = viz.training_dashboard(with_class(Linear=Accumulating), optim, hidden=(16,), epochs=1, autorun=True)
     assert w.state == "ok", w.status_text
     assert len(w.history) == 1

@@ -8,6 +8,9 @@ helpers work) and breaks the methods a student writes, in one of these modes:
 * ``none``: return None (a forgotten ``return``) and store nothing;
 * ``wrong_shape``: return (and store) transposed or truncated arrays;
 * ``nan``: return arrays (or a loss) full of NaN.
+
+Also shared by the visualizer tests: ``with_class(**classes)`` (the reference nn
+with some classes replaced) and the visualizers' names, ``NN_ONLY`` and ``WITH_OPTIM``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,19 @@ from mytorch import nn as ref_nn
 from mytorch import optim as ref_optim
 
 MODES = ("not_implemented", "raises", "none", "wrong_shape", "nan")
+
+# The visualizers: those given only the student's nn, and those also given their optim.
+NN_ONLY = ("linear_forward", "relu_forward", "sequential_forward", "xeloss_forward", "xeloss_backward",
+           "linear_backward", "relu_backward", "sequential_backward")
+WITH_OPTIM = ("sgd_step", "training_dashboard")
+
+
+def with_class(**classes) -> types.SimpleNamespace:
+    """The reference nn module with some classes replaced."""
+    names = ("Linear", "ReLU", "Sequential", "CrossEntropyLoss", "softmax")
+    module = {name: getattr(ref_nn, name) for name in names}
+    module.update(classes)
+    return types.SimpleNamespace(**module)
 
 
 def _broken(mode: str, name: str, reference, wrong_shape, store=None):
