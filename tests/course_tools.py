@@ -4,8 +4,10 @@
 - ``test_cases()``: every ``run_test(...)`` call of the source notebooks, parsed
   with ``ast`` (its keyword arguments are literals);
 - ``hidden_lines()``: the lines of the source notebooks' hidden test regions;
+- ``visible_test_lines()``: the lines their test cells show outside those regions;
 - ``scratch_course()``: a copy of the course to run nbgrader in;
-- ``nbgrader()``: run the stock ``nbgrader`` command line there.
+- ``nbgrader()``: run the stock ``nbgrader`` command line there;
+- ``gradebook_url()``: MYTORCH_GRADEBOOK_URL set (or unset) for a while.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +31,10 @@ SOURCE = ROOT / "source" / ASSIGNMENT
 RELEASE = ROOT / "release" / ASSIGNMENT
 REFERENCE = ROOT / "mytorch"
 EXAMPLES = ROOT / "examples" / "submissions"
+ADA = EXAMPLES / "ada_correct" / ASSIGNMENT / "mytorch"  # the reference solution, as a student submits it
 NOTEBOOKS = ("01_forward.ipynb", "02_backward.ipynb", "03_step.ipynb", "04_training.ipynb")
 VENV_BIN = Path(sys.executable).parent
+URL_VARIABLE = "MYTORCH_GRADEBOOK_URL"
 
 _HIDDEN = re.compile(r"^[^\n]*BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[^\n]*END HIDDEN TESTS", re.S | re.M)
 
@@ -57,7 +62,8 @@ def graded_cells(path: Path) -> list[Any]:
     return [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")]
 
 
-def _run_test_calls(source: str) -> list[ast.Call]:
+def run_test_calls(source: str) -> list[ast.Call]:
+    """The ``run_test(...)`` calls in a cell's source."""
     tree = ast.parse(source)
     return [node for node in ast.walk(tree)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "run_test"]
@@ -68,7 +74,7 @@ def test_cases(source_dir: Path = SOURCE) -> list[TestCase]:
     cases = []
     for name in NOTEBOOKS:
         for cell in graded_cells(source_dir / name):
-            calls = _run_test_calls(cell.source)
+            calls = run_test_calls(cell.source)
             assert len(calls) <= 1, f"{name}: cell {cell.metadata.nbgrader.grade_id} holds {len(calls)} run_test calls"
             for call in calls:
                 key, number = (ast.literal_eval(arg) for arg in call.args)
@@ -93,6 +99,17 @@ def hidden_lines(source_dir: Path = SOURCE) -> list[str]:
     return lines
 
 
+def visible_test_lines(source_dir: Path = SOURCE) -> set[str]:
+    """Lines the source's test cells show outside their hidden regions (``layers=[{'kind': 'Linear',``),
+    without whitespace."""
+    shown = set()
+    for name in NOTEBOOKS:
+        for cell in graded_cells(source_dir / name):
+            visible = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
+            shown |= {squash(line) for line in visible.splitlines()}
+    return shown
+
+
 def squash(text: str) -> str:
     """The text without any whitespace (to compare code regardless of layout)."""
     return re.sub(r"\s+", "", text)
@@ -107,13 +124,28 @@ def scratch_course(target: Path) -> Path:
 
 
 def nbgrader_env() -> dict[str, str]:
-    """The venv's bin/ first on PATH (nbgrader calls ``alembic`` by bare name); no PYTHONPATH;
-    no MYTORCH_GRADEBOOK_URL (a scratch course keeps its own SQLite gradebook)."""
-    env = dict(os.environ)
-    env["PATH"] = str(VENV_BIN) + os.pathsep + env.get("PATH", "")
-    env.pop("PYTHONPATH", None)
-    env.pop("MYTORCH_GRADEBOOK_URL", None)
+    """``assignment.demo.nbgrader_env()`` (the venv's bin/ first on PATH: nbgrader calls ``alembic``
+    by bare name; no PYTHONPATH) without MYTORCH_GRADEBOOK_URL (a scratch course keeps its own
+    SQLite gradebook)."""
+    from assignment.demo import nbgrader_env as demo_env  # here: demo imports nbgrader.api, slow to load
+
+    env = demo_env()
+    env.pop(URL_VARIABLE, None)
     return env
+
+
+@contextmanager
+def gradebook_url(url: str | None):
+    """MYTORCH_GRADEBOOK_URL set to ``url`` (or unset: the course's SQLite file) meanwhile."""
+    old = os.environ.pop(URL_VARIABLE, None)
+    if url:
+        os.environ[URL_VARIABLE] = url
+    try:
+        yield
+    finally:
+        os.environ.pop(URL_VARIABLE, None)
+        if old is not None:
+            os.environ[URL_VARIABLE] = old
 
 
 def nbgrader(course: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -147,7 +179,6 @@ def import_student_package(mytorch_dir: Path, scratch: Path):
     if str(scratch) not in sys.path:
         sys.path.insert(0, str(scratch))
     importlib.invalidate_caches()
-    module = importlib.import_module(package)
     return importlib.import_module(f"{package}.nn"), importlib.import_module(f"{package}.optim")
 
 
@@ -171,13 +202,14 @@ def evaluate(nn, optim, tc: TestCase) -> list[str]:
 def built_once(tmp_path_factory, name: str, build) -> Path:
     """A folder that ``build(folder)`` fills once per test run, shared by all xdist workers.
 
-    ``@pytest.mark.xdist_group`` should keep a module's tests on one worker, but
-    with pytest 9 and pytest-xdist 3.8 the group is silently ignored (xdist sets
-    ``item._nodeid``, which pytest 9 no longer reads), so a session fixture may
-    be set up on both workers. The first worker to get here builds, under a
-    file lock, in the run's shared temporary folder; the others wait and reuse
-    the result. A failed build leaves no mark of success, so it is retried (and
-    fails again, visibly) wherever it is needed.
+    ``@pytest.mark.xdist_group`` sends a group's tests to one worker only under
+    ``--dist loadgroup``; the Makefile runs ``--dist loadfile`` (each module on one
+    worker, the groups ignored), so a folder that several modules need (the graded
+    class of ``parallel_tools``), or any under ``--dist load``, may be wanted on
+    several workers at once. The first worker to get here builds, under a file
+    lock, in the run's shared temporary folder; the others wait and reuse the
+    result. A failed build leaves no mark of success, so it is retried (and fails
+    again, visibly) wherever it is needed.
     """
     import fcntl
 

@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parents[1]
-ADA = ROOT / "examples" / "submissions" / "ada_correct" / "mlp" / "mytorch"
-NOTEBOOKS = ("01_forward.ipynb", "02_backward.ipynb", "03_step.ipynb", "04_training.ipynb")
+from course_tools import ADA, ROOT
 
 NN_KEYS = ("linear_forward", "relu_forward", "sequential_forward", "xeloss_forward",
            "xeloss_backward", "linear_backward", "relu_backward", "sequential_backward")

@@ -11,21 +11,18 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
-from course_tools import ROOT, built_once
+# ASSIGNMENT and gradebook_url are also the tests' (pt.ASSIGNMENT, pt.gradebook_url).
+from course_tools import ASSIGNMENT, ROOT, URL_VARIABLE, built_once, gradebook_url, nbgrader_env
 
-ASSIGNMENT = "mlp"
 BENCH = ROOT / "bench" / "autograde.py"
 TIMEOUT = 3  # seconds per test: the hostile students' loops end quickly
 TRAINING_TIMEOUT = 8
 LIMITS = f"c.GradeInSandbox.timeout = {TIMEOUT}\nc.GradeInSandbox.training_timeout = {TRAINING_TIMEOUT}\n"
-URL_VARIABLE = "MYTORCH_GRADEBOOK_URL"
 
 # The class: each example under two ids, and two hostile students.
 PLAN = [
@@ -47,26 +44,9 @@ def bench():
     return sys.modules[name]
 
 
-@contextmanager
-def gradebook_url(url: str | None):
-    """MYTORCH_GRADEBOOK_URL set to ``url`` (or unset: the course's SQLite file) meanwhile."""
-    old = os.environ.pop(URL_VARIABLE, None)
-    if url:
-        os.environ[URL_VARIABLE] = url
-    try:
-        yield
-    finally:
-        os.environ.pop(URL_VARIABLE, None)
-        if old is not None:
-            os.environ[URL_VARIABLE] = old
-
-
 def env(url: str | None = None) -> dict[str, str]:
     """The environment of a command: the venv first on PATH, no PYTHONPATH, the gradebook URL if any."""
-    result = dict(os.environ)
-    result["PATH"] = str(Path(sys.executable).parent) + os.pathsep + result.get("PATH", "")
-    result.pop("PYTHONPATH", None)
-    result.pop(URL_VARIABLE, None)
+    result = nbgrader_env()
     if url:
         result[URL_VARIABLE] = url
     return result
@@ -84,12 +64,6 @@ def generated_course(folder: Path, url: str | None = None) -> Path:
     return folder
 
 
-def collect_class(course: Path, submissions: Path, students: list[str] | None = None) -> None:
-    from assignment.demo import collect
-
-    collect(course, submissions, students)
-
-
 def parallel_command(course: Path, *args: str, url: str | None = None, jobs: int = 2,
                      timeout: float = 600) -> subprocess.CompletedProcess:
     """``python -m assignment autograde mlp --jobs N --course COURSE ARGS``."""
@@ -104,11 +78,13 @@ def serial_command(course: Path, url: str | None = None, timeout: float = 600) -
 
 
 def _build(folder: Path) -> None:
+    from assignment.demo import collect
+
     submissions = bench().make_class(folder / "submissions", PLAN)
     base = generated_course(folder / "base")
     for name in ("serial", "parallel"):
         shutil.copytree(base, folder / name)
-        collect_class(folder / name, submissions)
+        collect(folder / name, submissions)
     result = serial_command(folder / "serial")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     result = parallel_command(folder / "parallel")

@@ -21,9 +21,8 @@ from assignment.grading.cases import ANSWER_KEYS, CaseError, parse_test_call
 from assignment.grading.policy import MAX_FILE_BYTES, PACKAGE_INIT, forbidden_imports, read_submission, write_package
 from assignment.grading.sandbox import Limits, Outcome, _seccomp_program, bwrap_available, run_in_sandbox
 from assignment.grading.verdicts import judge
+from course_tools import ADA, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-ADA = ROOT / "examples" / "submissions" / "ada_correct" / "mlp" / "mytorch"
 LINEAR_FORWARD = "        return x @ self.weight + self.bias\n"
 CASE = {"weight": [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0], [9.0, 10.0, 11.0, 12.0]],
         "bias": [[1.0, 2.0, 3.0, 4.0]], "x": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]}

@@ -33,15 +33,13 @@ import pytest
 from assignment.demo import collect, make_course, run_nbgrader
 from assignment.gradebook_table import grade_table, question_of
 import hostile_submissions as hs
-from course_tools import EXAMPLES, NOTEBOOKS, RELEASE, hidden_lines, squash
+from course_tools import ASSIGNMENT, EXAMPLES, NOTEBOOKS, RELEASE, hidden_lines, squash
+from parallel_tools import TIMEOUT, TRAINING_TIMEOUT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]
 
-ASSIGNMENT = "mlp"
-# Small limits keep the endless loops short: an honest test takes about 0.3 s, the honest
-# training about 1 s (a few times more on a loaded machine).
-TIMEOUT = 3  # --GradeInSandbox.timeout: seconds per test
-TRAINING_TIMEOUT = 8  # --GradeInSandbox.training_timeout
+# Small limits (parallel_tools' TIMEOUT, seconds per test, and TRAINING_TIMEOUT) keep the endless loops
+# short: an honest test takes about 0.3 s, the honest training about 1 s (a few times more on a loaded machine).
 MAX_AUTOGRADE_SECONDS = 240
 SECRET = "instructor-secret-3f9c1b7e"  # in a course file no student may read
 ADA_NOTE = "ada-private-note-51d0c2"  # in ada's own notebook: no other student's feedback may show it
@@ -156,6 +154,7 @@ CASES = [
             "01 a symlink to ada's notebook, 02 a symlink to the source notebook (hidden tests)"),
 ]
 HONEST = {"ada_correct": Z(), "cy_buggy": CY_BUGGY}
+STUDENTS = list(HONEST) + [c.name for c in CASES]  # everyone graded in the one run
 
 
 # --------------------------------------------------------------------------- the one autograde run
@@ -293,13 +292,13 @@ def _feedback_text(course: Path, student: str) -> str:
 
 
 def test_autograde_finishes_in_reasonable_time(graded):
-    print(f"\nautograde: {graded.autograde_seconds:.1f} s for {len(CASES) + len(HONEST)} students; "
+    print(f"\nautograde: {graded.autograde_seconds:.1f} s for {len(STUDENTS)} students; "
           f"generate_feedback: {graded.feedback_seconds:.1f} s")
     assert graded.autograde_seconds < MAX_AUTOGRADE_SECONDS
 
 
 def test_every_student_is_in_the_gradebook(graded):
-    assert set(graded.table) == {c.name for c in CASES} | set(HONEST)
+    assert set(graded.table) == set(STUDENTS)
 
 
 @pytest.mark.parametrize("student", sorted(HONEST))
@@ -331,7 +330,7 @@ def test_failures_say_why(graded, case):
 
 
 def test_feedback_exists_for_every_student(graded):
-    for student in list(HONEST) + [c.name for c in CASES]:
+    for student in STUDENTS:
         pages = {p.name for p in (graded.course / "feedback" / student / ASSIGNMENT).glob("*.html")}
         submitted = {n for n in NOTEBOOKS if (graded.course / "submitted" / student / ASSIGNMENT / n).exists()}
         assert {n.replace(".ipynb", ".html") for n in submitted} <= pages, student
@@ -361,7 +360,7 @@ def test_isolation_gradebook_intact(graded):
     with sqlite3.connect(db) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     # Every other student's row is there and exact (the scores tests check the values).
-    assert set(graded.table) == {c.name for c in CASES} | set(HONEST)
+    assert set(graded.table) == set(STUDENTS)
 
 
 def test_isolation_nothing_stolen(graded):
@@ -375,7 +374,7 @@ def test_isolation_nothing_stolen(graded):
 
 
 def test_no_student_sees_another_students_notebook(graded):
-    for student in list(HONEST) + [c.name for c in CASES]:
+    for student in STUDENTS:
         if student != "ada_correct":
             assert ADA_NOTE not in _feedback_text(graded.course, student), student
             for path in (graded.course / "autograded" / student).rglob("*.ipynb"):

@@ -18,31 +18,27 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_tools import NOTEBOOKS, REFERENCE, RELEASE, VENV_BIN, built_once, copy_tree, nbgrader_env
+from assignment.release.stubs import derive_stub
+from course_tools import NOTEBOOKS, REFERENCE, RELEASE, built_once, copy_tree, nbgrader, nbgrader_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks_execute")]
 
 TIMEOUT = 300  # seconds per cell: 04's dashboard trains an MLP
 
 
-def solved(source: str) -> str:
-    """The reference without its solution markers: what a perfect student writes."""
-    return "".join(line for line in source.splitlines(keepends=True)
-                   if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
-
-
 def student_copy(target: Path, *, solution: bool) -> Path:
     copy_tree(RELEASE, target)
     if solution:
+        # The reference with every solution kept and its markers gone: what a perfect student writes.
         for path in REFERENCE.glob("*.py"):
-            (target / "mytorch" / path.name).write_text(solved(path.read_text(encoding="utf-8")), encoding="utf-8")
+            solved = derive_stub(path.read_text(encoding="utf-8"), f"mytorch/{path.name}", solve=lambda hint: True)
+            (target / "mytorch" / path.name).write_text(solved, encoding="utf-8")
     return target
 
 
@@ -128,24 +124,19 @@ def test_with_the_solution_nothing_fails(executed, name):
     assert len(_visible_tests(nb)) == {"01_forward.ipynb": 4, "02_backward.ipynb": 4, "03_step.ipynb": 1}.get(name, 0)
 
 
-def _validate(folder: Path, name: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_BIN / "nbgrader"), "validate", name], cwd=folder, env=nbgrader_env(),
-                          capture_output=True, text=True, timeout=600)
-
-
 VALIDATED = "03_step.ipynb"  # the shortest notebook: validate runs it all
 
 
 def test_validate_succeeds_with_the_solution(tmp_path):
     folder = student_copy(tmp_path / "solution", solution=True)
-    result = _validate(folder, VALIDATED)
+    result = nbgrader(folder, "validate", VALIDATED, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout[-3000:]
 
 
 def test_validate_reports_the_failures_with_the_stubs(tmp_path):
     folder = student_copy(tmp_path / "stubs", solution=False)
-    result = _validate(folder, VALIDATED)
+    result = nbgrader(folder, "validate", VALIDATED, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "VALIDATION FAILED ON 1 CELL(S)!" in result.stdout, output[-3000:]

@@ -16,8 +16,8 @@ all with the shipped ``nbgrader_config.py``. Then:
 from __future__ import annotations
 
 import csv
+import functools
 import html
-import os
 import re
 import time
 from pathlib import Path
@@ -28,8 +28,8 @@ import pytest
 from assignment.demo import collect, make_course, run_nbgrader
 from assignment.gradebook_table import grade_table
 from assignment.questions import KEYS
-from course_tools import (ASSIGNMENT, EXAMPLES, NOTEBOOKS, RELEASE, SOURCE, built_once, evaluate, graded_cells, hidden_lines,
-                          import_student_package, squash, test_cases)
+from course_tools import (ASSIGNMENT, EXAMPLES, NOTEBOOKS, RELEASE, SOURCE, built_once, evaluate, gradebook_url,
+                          hidden_lines, import_student_package, squash, test_cases, visible_test_lines)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
 
@@ -66,12 +66,8 @@ class Pipeline:
 
 def _run_pipeline(folder: Path) -> None:
     # The scratch course's own SQLite gradebook, whatever gradebook the environment names.
-    saved = os.environ.pop("MYTORCH_GRADEBOOK_URL", None)
-    try:
+    with gradebook_url(None):
         _run_nbgrader_flow(folder)
-    finally:
-        if saved is not None:
-            os.environ["MYTORCH_GRADEBOOK_URL"] = saved
 
 
 def _run_nbgrader_flow(folder: Path) -> None:
@@ -134,19 +130,11 @@ def _squashed_html(raw: str) -> tuple[str, str]:
     return squash(html.unescape(raw)), squash(text)
 
 
+@functools.cache  # the feedback files do not change during the session
 def _feedback(pipeline: Pipeline, student: str, notebook: str) -> tuple[str, str]:
     path = pipeline.course / "feedback" / student / ASSIGNMENT / notebook.replace(".ipynb", ".html")
     assert path.exists(), f"no feedback at {path}"
     return _squashed_html(path.read_text(encoding="utf-8"))
-
-
-def _shown_by_visible_tests() -> str:
-    shown = []
-    for name in NOTEBOOKS:
-        for cell in graded_cells(SOURCE / name):
-            visible = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
-            shown += [squash(line) for line in visible.splitlines()]
-    return "\n".join(shown)
 
 
 def _numbers(value) -> list[float]:
@@ -177,7 +165,7 @@ class HiddenFinder:
     """
 
     def __init__(self):
-        shown = _shown_by_visible_tests()
+        shown = "\n".join(visible_test_lines())
         lines = {squash(line) for line in hidden_lines() if not line.strip().startswith("#")}
         self.lines = {line for line in lines if len(line) >= 10 and line not in shown}
         release_tokens = set()
@@ -197,11 +185,16 @@ class HiddenFinder:
                 sorted(v for v in self.values if _spellings(v) & tokens))
 
 
+@functools.cache
+def _finder() -> HiddenFinder:
+    return HiddenFinder()
+
+
 def test_the_finder_finds_hidden_tests_in_html():
     """The source notebooks, rendered with their hidden tests, are caught (the finder is sound)."""
     from nbconvert import HTMLExporter
 
-    finder = HiddenFinder()
+    finder = _finder()
     assert len(finder.lines) > 50 and len(finder.values) > 20
     found_lines, found_values = [], []
     for name in NOTEBOOKS:
@@ -214,7 +207,7 @@ def test_the_finder_finds_hidden_tests_in_html():
 
 
 def test_feedback_never_shows_a_hidden_test(pipeline):
-    finder = HiddenFinder()
+    finder = _finder()
     for student in STUDENTS:
         for name in NOTEBOOKS:
             path = pipeline.course / "feedback" / student / ASSIGNMENT / name.replace(".ipynb", ".html")
@@ -226,11 +219,10 @@ def test_feedback_never_shows_a_hidden_test(pipeline):
 def test_feedback_shows_why_hidden_tests_failed(pipeline, tmp_path):
     """Each failed hidden test's message, as the question module words it, is in the student's feedback."""
     checked = 0
+    hidden = [tc for tc in test_cases() if tc.hidden]
     for student in STUDENTS:
         nn, optim = import_student_package(EXAMPLES / student / ASSIGNMENT / "mytorch", tmp_path)
-        for tc in test_cases():
-            if not tc.hidden:
-                continue
+        for tc in hidden:
             problems = evaluate(nn, optim, tc)
             _, text = _feedback(pipeline, student, tc.notebook)
             for problem in problems:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pytest
 
 import parallel_tools as pt
+from assignment.demo import collect
 from parallel_tools import PLAN
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]
@@ -41,7 +42,7 @@ def test_parallel_autograde_on_postgresql_equals_sqlite(postgres, tmp_path_facto
     url = postgres.create_database("mytorch")
     course = pt.generated_course(tmp_path / "course", url)
     assert not (course / "gradebook.db").exists()  # the gradebook is the server's
-    pt.collect_class(course, graded / "submissions")
+    collect(course, graded / "submissions")
 
     result = pt.parallel_command(course, url=url)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]

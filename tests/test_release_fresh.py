@@ -14,15 +14,16 @@ markers and no hidden test, every graded cell locked, three test cells
 from __future__ import annotations
 
 import ast
+import functools
 import json
-import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from assignment.questions import KEYS
-from course_tools import ASSIGNMENT, NOTEBOOKS, RELEASE, SOURCE, graded_cells, hidden_lines, nbgrader, scratch_course, squash, test_cases
+from course_tools import (ASSIGNMENT, NOTEBOOKS, RELEASE, graded_cells, hidden_lines, nbgrader, run_test_calls,
+                          scratch_course, squash, test_cases, visible_test_lines)
 
 STALE = f"release/{ASSIGNMENT} is stale: run `make release` (nbgrader generate_assignment {ASSIGNMENT} --force) and commit it"
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME", "END MARK SCHEME")
@@ -61,21 +62,17 @@ def _notebook(name: str):
     return nbformat.read(str(RELEASE / name), as_version=4)
 
 
-def _visible_test_lines() -> set[str]:
-    """Lines the source's test cells show outside their hidden regions (``layers=[{'kind': 'Linear',``)."""
-    shown = set()
-    for name in NOTEBOOKS:
-        for cell in graded_cells(SOURCE / name):
-            visible = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
-            shown |= {squash(line) for line in visible.splitlines()}
-    return shown
+@functools.cache
+def _hidden_test_lines() -> frozenset[str]:
+    """The hidden test lines (12+ characters, without whitespace) that no visible test also shows."""
+    shown = "\n".join(visible_test_lines())
+    return frozenset(line for line in map(squash, hidden_lines()) if len(line) >= 12 and line not in shown)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_no_marker_no_hidden_test_no_output(name):
     nb = _notebook(name)
-    shown = "\n".join(_visible_test_lines())
-    hidden = {line for line in map(squash, hidden_lines()) if len(line) >= 12 and line not in shown}
+    hidden = _hidden_test_lines()
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         for marker in MARKERS:
@@ -118,8 +115,7 @@ def test_test_1_is_visible_with_its_expected_answer_and_tests_2_3_are_empty():
             grade_id = cell.metadata.nbgrader.grade_id
             if grade_id not in source_cases:
                 continue
-            calls = [node for node in ast.walk(ast.parse(cell.source))
-                     if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_test"]
+            calls = run_test_calls(cell.source)
             if grade_id.endswith("_1"):
                 assert len(calls) == 1, f"{grade_id}: test 1 must be visible"
                 case = {kw.arg: ast.literal_eval(kw.value) for kw in calls[0].keywords}
