@@ -18,11 +18,9 @@ an identical one (once per test run, ``parallel_tools.graded_class``). Then:
 
 from __future__ import annotations
 
-import io
 import shutil
 import sys
 import time
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
