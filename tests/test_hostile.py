@@ -32,6 +32,8 @@ import pytest
 
 from assignment.demo import collect, make_course, run_nbgrader
 from assignment.gradebook_table import grade_table, question_of
+import hostile_intake
+import hostile_judging
 import hostile_submissions as hs
 from course_tools import ASSIGNMENT, EXAMPLES, NOTEBOOKS, RELEASE, hidden_lines, squash
 from parallel_tools import TIMEOUT, TRAINING_TIMEOUT
@@ -153,6 +155,7 @@ CASES = [
     hs.Case("symlinked_notebooks", hs.symlinked_notebooks, Z(), {},
             "01 a symlink to ada's notebook, 02 a symlink to the source notebook (hidden tests)"),
 ]
+CASES += hostile_judging.CASES + hostile_intake.CASES  # each kind of attack in its own module
 HONEST = {"ada_correct": Z(), "cy_buggy": CY_BUGGY}
 STUDENTS = list(HONEST) + [c.name for c in CASES]  # everyone graded in the one run
 
