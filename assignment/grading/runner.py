@@ -50,12 +50,11 @@ def main():
                 __import__(test["module"])
                 outputs = {}
             elif test["kind"] == "training":
-                from assignment.training_check import trained_predictions
+                from assignment.training_check import sandbox_outputs
                 import mytorch.nn as nn
                 import mytorch.optim as optim
                 method = "training your MLP"
-                # Predictions, not an accuracy: the grader scores them against labels this sandbox lacks.
-                outputs = {"predictions": trained_predictions(nn, optim, **test["case"])}
+                outputs = sandbox_outputs(nn, optim, test["case"])
             else:
                 from assignment.questions import question
                 q = question(test["key"])

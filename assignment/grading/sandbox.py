@@ -102,6 +102,14 @@ def bwrap_available() -> str | None:
     return None
 
 
+def describe_backend(preference: str = "auto") -> tuple[str | None, str]:
+    """(the sandbox backend grading would use, or None if none can run here; one line saying why)."""
+    why_not = bwrap_available()
+    if why_not is None:
+        return "bubblewrap", "bubblewrap can create user namespaces here"
+    return None, why_not
+
+
 def _seccomp_program() -> bytes | None:
     """A seccomp filter (classic BPF, for ``bwrap --seccomp``) under which no process can be created.
 
