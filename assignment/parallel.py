@@ -33,6 +33,7 @@ import hashlib
 import json
 import math
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -294,6 +295,7 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     log_dir = course / "logs"
     log_dir.mkdir(exist_ok=True)
     started = time.perf_counter()
+    started_wall = time.time()
     tests = trusted_tests(coursedir.db_url, assignment)
 
     lock = threading.Lock()
@@ -388,12 +390,14 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     total = time.perf_counter() - started
 
     failed = [w for w in done_writers if w.process.returncode != 0]
+    logs = {writer: writer.log_path.read_text(encoding="utf-8", errors="replace") for writer in done_writers}
+    not_graded = ungraded_students(coursedir, assignment, logs, since=started_wall)
     with open(log_dir / "autograde.log", "w", encoding="utf-8") as combined:
         for writer in done_writers:
             combined.write(f"=== nbgrader {' '.join(base_args)} for {len(writer.students)} students "
                            f"(exit {writer.process.returncode}, {writer.seconds:.1f} s): "
                            f"{', '.join(writer.students)}\n")
-            combined.write(writer.log_path.read_text(encoding="utf-8", errors="replace"))
+            combined.write(logs[writer])
             writer.log_path.unlink()
     for path in log_dir.glob("autograde-*.log"):  # unused spares
         path.unlink()
@@ -403,9 +407,67 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         print("slowest in the sandboxes: " + ", ".join(f"{s} {t:.1f} s" for s, t in slowest))
     for writer in failed:
         print(f"nbgrader autograde failed (exit {writer.process.returncode}) for: {', '.join(writer.students)}; "
-              f"see {log_dir / 'autograde.log'}", file=sys.stderr)
+              f"see {log_dir / 'autograde.log'}", file=sys.stderr, flush=True)
     tail = total - sandbox_seconds
-    print(f"graded {len(chosen)} submissions in {total:.1f} s: {sandbox_seconds:.1f} s in sandboxes "
+    graded = len(chosen) - len(not_graded)
+    count = f"{len(chosen)}" if not not_graded else f"{graded} of {len(chosen)}"
+    print(f"graded {count} submissions in {total:.1f} s: {sandbox_seconds:.1f} s in sandboxes "
           f"({jobs} at a time), grades written by {len(done_writers)} nbgrader autograde run(s) "
-          f"({max_writers} at a time), {tail:.1f} s writing after the sandboxes")
-    return failed[0].process.returncode if failed else 0
+          f"({max_writers} at a time), {tail:.1f} s writing after the sandboxes", flush=True)
+    if not_graded:
+        # The last line says what went wrong, so that a glance at the end of the output is enough.
+        named = "; ".join(f"{student} ({why})" for student, why in sorted(not_graded.items()))
+        print(f"FAILED: {len(not_graded)} of {len(chosen)} submissions not graded: {named}; "
+              f"see {log_dir / 'autograde.log'}", flush=True)
+    if failed:
+        return failed[0].process.returncode
+    return 1 if not_graded else 0
+
+
+_ERROR_FOR_STUDENT = re.compile(r"There was an error processing assignment '[^']*' for student '([^']*)'")
+_LOG_LEVEL = re.compile(r"^\[[^\]|]*\|\s*(ERROR|CRITICAL)\]\s*(.*)$")
+
+
+def ungraded_students(coursedir: CourseDirectory, assignment: str, logs: dict[Writer, str],
+                      since: float) -> dict[str, str]:
+    """The students the writers were given but did not grade in this run, each with why.
+
+    A student counts as graded when nbgrader wrote their autograded folder during
+    this run (``--force`` removes the old one first, and nbgrader removes it again
+    when grading that student fails) and its log names no error for them. So a
+    submission nbgrader skipped (no notebooks), one whose grading raised, and the
+    students left over when an nbgrader run stopped early are all counted.
+
+    Args:
+        coursedir: the course (where the autograded folders are).
+        assignment: the assignment name.
+        logs: each writer and the text of its log.
+        since: the run's start (``time.time()``); older autograded folders are a previous run's.
+
+    Returns:
+        student -> a short reason, for every student who was not graded.
+    """
+    reasons: dict[str, str] = {}
+    for writer, text in logs.items():
+        errored = set(_ERROR_FOR_STUDENT.findall(text))
+        last_error = ""
+        for line in text.splitlines():
+            match = _LOG_LEVEL.match(line.strip())
+            if match and not match.group(2).startswith("There was an error processing"):
+                last_error = match.group(2).strip()
+        for student in writer.students:
+            dest = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+            written = dest.is_dir() and dest.stat().st_mtime >= since - 1.0
+            if written and student not in errored:
+                continue
+            submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+            if student in errored:
+                reasons[student] = "nbgrader autograde raised an error while grading it"
+            elif not any(submitted.glob("*.ipynb")):
+                reasons[student] = "no notebooks in the submission: nbgrader skipped it"
+            elif writer.process.returncode:
+                reasons[student] = f"nbgrader autograde stopped (exit {writer.process.returncode})" + (
+                    f": {last_error[:200]}" if last_error else "")
+            else:
+                reasons[student] = "nbgrader autograde wrote no autograded notebooks for it"
+    return reasons
