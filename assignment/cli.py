@@ -79,6 +79,13 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    """Check the installation: sandbox, permissions, exchange, package, gradebook, limits, disk."""
+    from assignment.doctor import main as doctor_main
+
+    return doctor_main(Path(args.course), python=args.python, min_free_gib=args.min_free_gib)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assignment", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--course", default=".", help="the course root (default: the current folder)")
     p.add_argument("--out", help="output folder (default: COURSE/reports/ASSIGNMENT)")
     p.set_defaults(run=_report)
+
+    p = commands.add_parser("doctor", help="check the course's installation: one line per check, exit 1 on a FAIL")
+    p.add_argument("--course", default=".", help="the course root (default: the current folder)")
+    p.add_argument("--python", help="the Python that runs formgrader (default: this one)")
+    p.add_argument("--min-free-gib", type=float, default=2.0, help="warn below this much free disk")
+    p.set_defaults(run=_doctor)
 
     args = parser.parse_args(argv)
     return args.run(args)
