@@ -1,4 +1,5 @@
-"""The checks students run in the notebooks: ``run_test(key, number, **case)``.
+"""The checks students run in the notebooks: ``run_test(key, number, **case)`` and
+``check_training(**case)``, and how the course words what student code did wrong.
 
 A test cell calls ``run_test`` with one test case of one question. It runs
 the student's current ``mytorch`` (as imported in the notebook's kernel),
@@ -8,24 +9,368 @@ or writes every problem, named in a student's terms, to standard error.
 Failing by writing to stderr rather than raising is deliberate: nbgrader
 scores a test cell with any stderr output as failed (in autograde and in
 validate alike), and no traceback is drawn, so a hidden test's code never
-shows in a student's feedback and Run All goes on.
+shows in a student's feedback and Run All goes on. For the same reason a test
+stops student code that runs past a time limit (an endless loop): the cell
+fails with a message and the next cell runs.
+
+The wording helpers here (where in the student's code an error happened, the
+time limit, the training diagnoses) are shared by the visualizers
+(``assignment.viz``) and by the grading sandbox (``grading/runner.py`` imports
+``student_error``), so this module imports nothing but NumPy and the questions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import re
+import signal
 import sys
-import traceback
-from types import ModuleType
-from typing import Any
+import threading
+import warnings
+from dataclasses import dataclass
+from types import ModuleType, TracebackType
+from typing import Any, Iterator
 
 import numpy as np
 
 from assignment.questions import question
 from assignment.questions._compare import revealing
 
-__all__ = ["run_test", "check_training", "student_error"]
+__all__ = [
+    "run_test",
+    "check_training",
+    "student_error",
+    "TEST_TIME_LIMIT",
+    "TRAINING_TIME_LIMIT",
+    "TimeLimitExceeded",
+    "time_limit",
+    "timeout_message",
+    "StudentFrame",
+    "innermost_student_frame",
+    "student_location",
+    "operator_hint",
+    "divergence",
+    "chance_level",
+    "format_value",
+]
+
+#: Seconds one visible test may run before it is stopped (the notebook may change it).
+TEST_TIME_LIMIT = 10.0
+#: Seconds the training check may run before it is stopped (the grader allows 120 s too).
+TRAINING_TIME_LIMIT = 120.0
+
+# ---------------------------------------------------------------------------
+# Where in the student's code: the innermost frame of a region the student wrote.
+# ---------------------------------------------------------------------------
+
+# The given code of the student's mytorch files: every function without a solution region,
+# and the given lines of the functions with one (everything outside the regions of the
+# reference mytorch/). An error raised there (a given shape check, say) is the fault of
+# the student's code that called it, which is the line to quote. Derived from the reference's
+# solution markers; tests/viz/test_student_lines.py fails when this is stale.
+GIVEN_FUNCTIONS = frozenset({
+    "_as_matrix", "_as_gradient", "_expect_shape", "softmax",
+    "Linear.__init__", "Linear.__repr__", "ReLU.__init__", "ReLU.__repr__",
+    "Sequential.__init__", "Sequential.__repr__", "CrossEntropyLoss.__init__", "CrossEntropyLoss.__repr__",
+    "SGD.__init__", "SGD.zero_grad",
+})
+GIVEN_LINES = {
+    "Linear.forward": frozenset({
+        'x = _as_matrix(x, "Linear.forward input x")',
+        '_expect_shape(x, (x.shape[0], self.weight.shape[0]), "Linear.forward input x")',
+        "self.x = x",
+    }),
+    "Linear.backward": frozenset({
+        "if self.x is None:",
+        'raise RuntimeError("Linear.backward was called before Linear.forward (self.x is None)")',
+        'grad = _as_gradient(grad, "Linear.backward grad")',
+        '_expect_shape(grad, (self.x.shape[0], self.weight.shape[1]), "Linear.backward grad")',
+        "if not self.needs_input_grad:",
+        "return None",
+    }),
+    "ReLU.forward": frozenset({"x = np.asarray(x)", "self.x = x"}),
+    "ReLU.backward": frozenset({
+        "if self.x is None:",
+        'raise RuntimeError("ReLU.backward was called before ReLU.forward (self.x is None)")',
+        'grad = _as_gradient(grad, "ReLU.backward grad")',
+        '_expect_shape(grad, self.x.shape, "ReLU.backward grad")',
+    }),
+    "Sequential.forward": frozenset(),
+    "Sequential.backward": frozenset(),
+    "CrossEntropyLoss.forward": frozenset({
+        'logits = _as_matrix(logits, "CrossEntropyLoss logits")',
+        "labels = np.asarray(labels)",
+        "n, c = logits.shape",
+        '_expect_shape(labels, (n,), "CrossEntropyLoss labels")',
+        "if n == 0:",
+        'raise ValueError("the mean loss needs at least one example; received an empty batch (N = 0)")',
+        'if labels.dtype.kind not in "iu":  # signed or unsigned integers',
+        'raise ValueError(f"labels must be integers (class indices); received dtype {labels.dtype}")',
+        "if labels.min() < 0 or labels.max() >= c:",
+        'raise ValueError(f"labels must lie in [0, {c - 1}]; "',
+        'f"received values from {labels.min()} to {labels.max()}")',
+        "one_hot = np.zeros(logits.shape, dtype=logits.dtype)",
+        "one_hot[np.arange(n), labels] = 1",
+        "self.logits = logits",
+        "self.one_hot = one_hot",
+    }),
+    "CrossEntropyLoss.backward": frozenset({
+        "if self.logits is None or self.one_hot is None:",
+        'raise RuntimeError("CrossEntropyLoss.backward was called before forward")',
+    }),
+    "SGD.step": frozenset(),
+}
+_MYTORCH_FILES = ("nn.py", "optim.py", "__init__.py")
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))  # the course package: never student code
+_LIBRARY_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep,
+                    os.sep + "lib" + os.sep + "python")
+
+
+@dataclass(frozen=True)
+class StudentFrame:
+    """One frame of a traceback in code the student wrote.
+
+    Fields:
+        filename: the file, as Python knows it.
+        lineno: the line number.
+        line: that line's text, stripped ("" when the source cannot be read).
+        function: the function's qualified name, e.g. "Linear.backward".
+        code: the frame's code object.
+    """
+
+    filename: str
+    lineno: int
+    line: str
+    function: str
+    code: Any
+
+    @property
+    def place(self) -> str:
+        """'mytorch/nn.py, line 12' (a notebook cell or another file by its base name)."""
+        name = os.path.basename(self.filename)
+        if _is_mytorch_file(self.filename):
+            name = f"mytorch/{name}"
+        elif re.search(r"ipykernel_\d+", self.filename):
+            name = "a notebook cell"
+        return f"{name}, line {self.lineno}"
+
+
+def not_student_file(filename: str) -> bool:
+    """True for files of the course package, of installed libraries and of Python itself."""
+    filename = os.path.abspath(filename) if not filename.startswith("<") else filename
+    return (filename.startswith(_PACKAGE + os.sep) or any(m in filename for m in _LIBRARY_MARKERS)
+            or filename.startswith("<frozen"))
+
+
+def _is_mytorch_file(filename: str) -> bool:
+    folder, name = os.path.split(filename.replace("\\", "/"))
+    return name in _MYTORCH_FILES and os.path.basename(folder) == "mytorch"
+
+
+def _qualname(code: Any) -> str:
+    """'Linear.forward' for a method (the '<locals>' parts of nested definitions dropped)."""
+    name = getattr(code, "co_qualname", code.co_name)
+    return ".".join(part for part in name.split(".") if part != "<locals>")
+
+
+def _line_of(filename: str, lineno: int) -> str:
+    import linecache
+
+    return linecache.getline(filename, lineno).strip()
+
+
+def _is_students(filename: str, function: str, line: str) -> bool:
+    """Whether a frame lies in code the student wrote (see ``GIVEN_FUNCTIONS``)."""
+    if not_student_file(filename):
+        return False
+    if not _is_mytorch_file(filename):
+        return True  # a notebook cell or a file of the student's own
+    if function in GIVEN_FUNCTIONS:
+        return False
+    return line not in GIVEN_LINES.get(function, frozenset())
+
+
+def student_frames(tb: TracebackType | None) -> list[StudentFrame]:
+    """The frames of a traceback in code the student wrote, outermost first."""
+    found = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        line = _line_of(code.co_filename, tb.tb_lineno)
+        function = _qualname(code)
+        if _is_students(code.co_filename, function, line):
+            found.append(StudentFrame(code.co_filename, tb.tb_lineno, line, function, code))
+        tb = tb.tb_next
+    return found
+
+
+def innermost_student_frame(error: BaseException) -> StudentFrame | None:
+    """The innermost frame of ``error``'s traceback in a region the student wrote (None if none)."""
+    frames = student_frames(error.__traceback__)
+    return frames[-1] if frames else None
+
+
+def student_function(error: BaseException) -> str | None:
+    """The qualified name (e.g. ``"Linear.backward"``) of the innermost student frame, if any."""
+    frame = innermost_student_frame(error)
+    return ".".join(frame.function.split(".")[-2:]) if frame is not None else None
+
+
+def student_location(error: BaseException) -> str:
+    """' (mytorch/nn.py, line 12: `code`)' for the innermost student frame, '' if there is none."""
+    frame = innermost_student_frame(error)
+    if frame is None:
+        return ""
+    line = frame.line if len(frame.line) <= 70 else frame.line[:67] + "..."
+    return f" ({frame.place}" + (f": `{line}`" if line else "") + ")"
+
+
+_BROADCAST = re.compile(r"could not be broadcast together with shapes \(([\d, ]*)\)\s*\(([\d, ]*)\)")
+
+
+def operator_hint(error: BaseException) -> str:
+    """A hint when NumPy's broadcast error comes from ``*`` written where ``@`` is meant.
+
+    Two matrices shaped (a, k) and (k, b) cannot be multiplied entry by entry, but their
+    matrix product exists: when the student's line multiplies with ``*``, that is almost
+    surely the mistake. Returns "" when nothing points that way.
+    """
+    if not isinstance(error, ValueError):
+        return ""
+    match = _BROADCAST.search(str(error))
+    frame = innermost_student_frame(error)
+    if match is None or frame is None or not re.search(r"(?<![*])\*(?![*=])|\*=", frame.line):
+        return ""
+    shapes = [tuple(int(n) for n in group.replace(" ", "").split(",") if n) for group in match.groups()]
+    if all(len(s) == 2 for s in shapes) and (shapes[0][1] == shapes[1][0] or shapes[1][1] == shapes[0][0]):
+        return ("looks like * (elementwise) where @ (matrix product) is needed: arrays shaped "
+                f"{shapes[0]} and {shapes[1]} cannot be multiplied entry by entry, but their matrix product exists")
+    return ""
+
+
+def timeout_message(label: str, seconds: float, where: str = "") -> str:
+    """'ReLU.forward did not finish within 10 s: an endless loop? (mytorch/nn.py, line 9: `...`)'."""
+    return f"{label} did not finish within {seconds:g} s: an endless loop?{where}"
+
+
+def student_error(error: BaseException, method: str) -> str:
+    """Describe an exception raised by student code in one or two lines.
+
+    Args:
+        error: what the student's code raised.
+        method: how the student knows what was called, e.g. "Linear.forward".
+
+    Returns:
+        A sentence naming the method, the error and the student's own line.
+    """
+    if isinstance(error, NotImplementedError):
+        if method.startswith("training") and str(error):
+            return f"{method} stopped at a method that is not implemented yet ({error})"
+        part = re.search(r"part \d+ of \d+", str(error))  # a method with several gaps
+        return f"{method} is not implemented yet" + (f" ({part.group(0)} still raises NotImplementedError)" if part else "")
+    where = student_location(error)
+    if isinstance(error, TimeLimitExceeded):
+        return timeout_message(student_function(error) or method, error.seconds, where)
+    hint = operator_hint(error)
+    if hint:  # instead of NumPy's own broadcast error, which names no operator
+        return f"{method}: your line {hint}{where}"
+    return f"{method} raised {type(error).__name__}: {error}{where}"
+
+
+# ---------------------------------------------------------------------------
+# Time limits.
+# ---------------------------------------------------------------------------
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised inside student code that runs past its time limit (a BaseException, so that a
+    student's ``except Exception`` does not swallow it)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = float(seconds)
+
+
+_depth = threading.local()
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Stop the enclosed code with ``TimeLimitExceeded`` after ``seconds``, where possible.
+
+    Uses SIGALRM, so only in the main thread of a POSIX process (where a notebook kernel
+    runs its cells), only if nobody else has installed a SIGALRM handler, and only for the
+    outermost limit (a visualizer's call inside a test keeps the test's limit). Once
+    expired it fires again every second, so that a loop which swallows one interruption
+    is still stopped.
+    """
+    usable = bool(seconds) and hasattr(signal, "setitimer") \
+        and threading.current_thread() is threading.main_thread() and getattr(_depth, "value", 0) == 0
+    previous = None
+    if usable:
+        try:
+            previous = signal.getsignal(signal.SIGALRM)
+            usable = previous in (signal.SIG_DFL, signal.SIG_IGN, None)
+        except (ValueError, OSError):  # pragma: no cover - exotic platforms
+            usable = False
+    _depth.value = getattr(_depth, "value", 0) + 1
+    if not usable:
+        try:
+            yield
+        finally:
+            _depth.value -= 1
+        return
+
+    def _expired(signum, frame):  # pragma: no cover - timing dependent
+        raise TimeLimitExceeded(float(seconds))
+
+    signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds), 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+        _depth.value -= 1
+
+
+# ---------------------------------------------------------------------------
+# Training diagnoses (the training check and the dashboard word them the same way).
+# ---------------------------------------------------------------------------
+
+
+def divergence(loss: float, epoch: int, step: int | None = None) -> str:
+    """'the loss became inf at epoch 3, step 5: the learning rate may be too large, ...'.
+
+    Args:
+        loss: the first loss that was not a finite number.
+        epoch: its epoch (from 1); step: its mini-batch step within the epoch (from 1), if known.
+    """
+    shown = "NaN" if loss != loss else ("inf" if loss > 0 else "-inf")
+    at = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
+    return (f"the loss became {shown} at {at}: the learning rate may be too large, or a gradient may be wrong "
+            "(a loss computed as log(softmax) can also overflow; the given softmax keeps it finite)")
+
+
+def chance_level(accuracy: float, num_classes: int = 10) -> str | None:
+    """A diagnosis when ``accuracy`` is no better than guessing (None when it is).
+
+    Below two guesses' worth (20 % for 10 classes) the network has learned next to
+    nothing, whatever the learning rate: the usual causes are named.
+    """
+    if not accuracy == accuracy or accuracy >= 2.0 / num_classes:
+        return None
+    return (f"a test accuracy of {accuracy:.1%} is chance level (1 in {num_classes} is {1 / num_classes:.0%}): "
+            "the network did not learn. Likely causes: SGD.step does not move the parameters, or moves them "
+            "up the gradient (+ instead of -); a backward stores zero or wrong gradients; Sequential.backward "
+            "skips layers or walks them first to last; or the learning rate is far too small")
+
+
+# ---------------------------------------------------------------------------
+# The checks.
+# ---------------------------------------------------------------------------
 
 
 def _student_modules() -> tuple[ModuleType, ModuleType]:
@@ -33,32 +378,20 @@ def _student_modules() -> tuple[ModuleType, ModuleType]:
     return importlib.import_module("mytorch.nn"), importlib.import_module("mytorch.optim")
 
 
-def student_error(error: BaseException, method: str) -> str:
-    """Describe an exception raised by student code in one or two lines."""
-    if isinstance(error, NotImplementedError):
-        if method.startswith("training") and str(error):
-            return f"{method} stopped at a method that is not implemented yet ({error})"
-        part = re.search(r"part \d+ of \d+", str(error))  # a method with several gaps
-        return f"{method} is not implemented yet" + (f" ({part.group(0)} still raises NotImplementedError)" if part else "")
-    where = ""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        *folders, name = frame.filename.replace("\\", "/").split("/")
-        if "mytorch" in (folders[-1] if folders else name):  # the innermost frame in the student's files
-            where = f" (mytorch/{name}, line {frame.lineno}: {frame.line})"
-            break
-    return f"{method} raised {type(error).__name__}: {error}{where}"
-
-
-def _format(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """An answer as a student reads it: arrays in short fixed notation (0.8390, not 8.39024507e-01)."""
     if isinstance(value, str):
         return value
     if value is None:
         return "None"
     try:
         array = np.asarray(value)
-        if array.dtype != object:
-            return np.array2string(array, precision=8, suppress_small=False, max_line_width=100)
-    except Exception:
+        if array.dtype != object and (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+            if array.ndim == 0:
+                return f"{array.item():.6g}" if np.issubdtype(array.dtype, np.floating) else str(array.item())
+            return np.array2string(array, precision=4, floatmode="maxprec_equal", suppress_small=True,
+                                   max_line_width=100, separator=" ")
+    except Exception:  # noqa: BLE001 - an odd object: its repr will do
         pass
     return repr(value)
 
@@ -67,6 +400,14 @@ def _fail(message: str) -> None:
     sys.stdout.flush()
     print(message, file=sys.stderr)
     sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _quiet_numpy() -> Iterator[None]:
+    """No RuntimeWarning (overflow, invalid value...) on stderr, which would fail the cell."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def run_test(key: str, number: int, **case: Any) -> None:
@@ -81,6 +422,7 @@ def run_test(key: str, number: int, **case: Any) -> None:
 
     A pass is printed on stdout, a failure on stderr (see above); nothing is
     returned, so the cell shows no Out[] value for nbgrader to read as a score.
+    Student code is stopped after ``TEST_TIME_LIMIT`` seconds.
     """
     q = question(key)
     title = f"Test {number} of question {q.INFO.number} ({q.INFO.method})"
@@ -89,7 +431,8 @@ def run_test(key: str, number: int, **case: Any) -> None:
     except BaseException as error:  # a syntax error in the student's file must read clearly
         return _fail(f"{title} failed: mytorch cannot be imported: {type(error).__name__}: {error}")
     try:
-        outputs = q.run(nn, optim, case)
+        with time_limit(TEST_TIME_LIMIT), _quiet_numpy():
+            outputs = q.run(nn, optim, case)
     except KeyboardInterrupt:
         return _fail(f"{title} failed: {q.INFO.method} was interrupted (an endless loop?)")
     except BaseException as error:  # SystemExit too: a test must report, not end the notebook
@@ -103,11 +446,42 @@ def run_test(key: str, number: int, **case: Any) -> None:
     print(title if visible else f"{title}, hidden until grading")
     if visible:
         for label, yours, expected in q.shown(case, outputs):
-            print(f"\nYour {label}:\n{_format(yours)}\nExpected {label}:\n{_format(expected)}")
+            print(f"\nYour {label}:\n{format_value(yours)}\nExpected {label}:\n{format_value(expected)}")
     if problems:
         return _fail(f"\nFAILED: {title}\n- " + "\n- ".join(problems))
     print("\nPassed.")
     sys.stdout.flush()
+
+
+@dataclass
+class _Watch:
+    """What the training check saw of the losses."""
+
+    first_bad: tuple[float, int, int] | None = None  # (loss, epoch, step) of the first non-finite loss
+
+    def on_batch(self, epoch: int, batch: int, loss: Any) -> None:
+        try:
+            value = float(loss)
+        except (TypeError, ValueError):
+            return  # not a number at all: the accuracy will tell
+        if self.first_bad is None and not np.isfinite(value):
+            self.first_bad = (value, epoch, batch + 1)
+
+
+def _trained_accuracy(nn: ModuleType, optim: ModuleType, watch: _Watch, case: dict) -> float:
+    """The accuracy ``training_check.training_accuracy`` computes, watching every loss on the way.
+
+    The same steps as ``training_check.trained_predictions`` (which the grader runs), plus the
+    ``on_batch`` hook; tests/viz/test_checks.py asserts both give the same accuracy.
+    """
+    from assignment.data import load_digits
+    from assignment.training import build_mlp, predict, train
+
+    digits = load_digits()
+    model = build_mlp(nn, case["sizes"], seed=case.get("seed", 0))
+    train(model, digits, nn, optim, epochs=case["epochs"], lr=case["lr"], batch_size=case["batch_size"],
+          seed=case.get("seed", 0), on_batch=watch.on_batch)
+    return float(np.mean(predict(model, digits.x_test) == digits.y_test))
 
 
 def check_training(**case: Any) -> None:
@@ -115,20 +489,34 @@ def check_training(**case: Any) -> None:
 
     Args:
         **case: sizes, epochs, lr, batch_size, seed, and min_accuracy, the accuracy to reach.
+
+    NumPy's warnings stay quiet (a loss that overflows is named instead, with its epoch);
+    training is stopped after ``TRAINING_TIME_LIMIT`` seconds.
     """
-    from assignment.training_check import training_accuracy, training_problems
+    from assignment.training_check import training_problems
 
     title = f"Training check: an MLP {'-'.join(map(str, case['sizes']))} made of your mytorch"
+    watch = _Watch()
     try:
         nn, optim = _student_modules()
-        reached = training_accuracy(nn, optim, **case)
+        with time_limit(TRAINING_TIME_LIMIT), _quiet_numpy():
+            reached = _trained_accuracy(nn, optim, watch, case)
     except KeyboardInterrupt:
         return _fail(f"{title} failed: training was interrupted")
+    except TimeLimitExceeded as error:
+        inside = student_function(error)
+        return _fail(f"{title} failed: training did not finish within {error.seconds:g} s"
+                     + (f"; it was stopped inside {inside}{student_location(error)}" if inside else "")
+                     + ": an endless loop?")
     except BaseException as error:
         return _fail(f"{title} failed: {student_error(error, 'training your MLP')}")
     print(f"{title}: {reached:.1%} test accuracy after {case['epochs']} epochs")
     problems = training_problems(case, {"accuracy": reached})
+    diverged = divergence(*watch.first_bad) if watch.first_bad else None
     if problems:
-        return _fail(f"\nFAILED: {title}\n- " + "\n- ".join(problems))
+        causes = [text for text in (diverged, chance_level(reached)) if text]
+        return _fail(f"\nFAILED: {title}\n- " + "\n- ".join(problems + causes))
+    if diverged:
+        print(f"Note: {diverged}.")
     print("\nPassed.")
     sys.stdout.flush()

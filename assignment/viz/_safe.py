@@ -10,16 +10,13 @@ NaN entries each get their own message.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import threading
-import traceback
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
+
+from assignment import checks
 
 __all__ = [
     "Outcome",
@@ -57,13 +54,6 @@ MISMATCH = "mismatch"
 #: Seconds one call of student code may take before it is stopped.
 TIME_LIMIT = 5.0
 
-_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assignment package: never student code
-_LIBRARY_MARKERS = (
-    os.sep + "site-packages" + os.sep,
-    os.sep + "dist-packages" + os.sep,
-    os.sep + "lib" + os.sep + "python",
-)
-
 
 @dataclass
 class Outcome:
@@ -84,12 +74,6 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def _not_student(filename: str) -> bool:
-    """True for files of this package, of installed libraries and of Python itself."""
-    return (filename.startswith(_HERE + os.sep) or any(m in filename for m in _LIBRARY_MARKERS)
-            or filename.startswith("<frozen"))
-
-
 class Unusable(Exception):
     """Raised by the visualizers' own helpers when a student's result cannot be used;
     its message is already written for the student."""
@@ -99,69 +83,10 @@ class Unusable(Exception):
         self.outcome = outcome
 
 
-class _TimeLimitExceeded(BaseException):
-    """Raised inside student code that runs past the time limit."""
-
-
-_depth = threading.local()
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Stop the enclosed code after ``seconds`` where the platform allows it.
-
-    Uses SIGALRM, so only in the main thread of a POSIX process, only if nobody
-    else has installed a SIGALRM handler, and only for the outermost call.
-    """
-    usable = (
-        seconds
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-        and getattr(_depth, "value", 0) == 0
-    )
-    previous = None
-    if usable:
-        try:
-            previous = signal.getsignal(signal.SIGALRM)
-            usable = previous in (signal.SIG_DFL, signal.SIG_IGN, None)
-        except (ValueError, OSError):  # pragma: no cover - exotic platforms
-            usable = False
-    _depth.value = getattr(_depth, "value", 0) + 1
-    if not usable:
-        try:
-            yield
-        finally:
-            _depth.value -= 1
-        return
-
-    def _expired(signum, frame):  # pragma: no cover - timing dependent
-        raise _TimeLimitExceeded(float(seconds))
-
-    signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, float(seconds))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
-        _depth.value -= 1
-
-
-def _student_location(tb) -> str:
-    """' (nn.py, line 12: `code`)' for the innermost frame outside libraries and this package."""
-    frames = traceback.extract_tb(tb)
-    for frame in reversed(frames):
-        name = os.path.abspath(frame.filename)
-        if _not_student(name):
-            continue
-        line = (frame.line or "").strip()
-        where = f"{os.path.basename(frame.filename)}, line {frame.lineno}"
-        if line:
-            if len(line) > 70:
-                line = line[:67] + "..."
-            where += f": `{line}`"
-        return f" ({where})"
-    return ""
+# One rule for where student code went wrong, and one time limit, shared with the tests.
+_TimeLimitExceeded = checks.TimeLimitExceeded
+_time_limit = checks.time_limit
+student_function = checks.student_function
 
 
 def clause(text: str) -> str:
@@ -174,26 +99,6 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def student_function(error: BaseException) -> str | None:
-    """The qualified name (e.g. ``"Linear.backward"``) of the innermost student frame of a traceback."""
-    code = _innermost_student_code(error)
-    found = getattr(code, "co_qualname", code.co_name) if code is not None else None
-    if found:
-        found = ".".join(part for part in found.split(".") if part != "<locals>")
-        found = ".".join(found.split(".")[-2:])  # "Linear.forward", not "make.<locals>.Linear.forward"
-    return found
-
-
-def _innermost_student_code(error: BaseException):
-    """The code object of the innermost student frame of the traceback (None if none)."""
-    tb, found = error.__traceback__, None
-    while tb is not None:
-        if not _not_student(os.path.abspath(tb.tb_frame.f_code.co_filename)):
-            found = tb.tb_frame.f_code
-        tb = tb.tb_next
-    return found
-
-
 def describe_exception(label: str, error: BaseException, called=None) -> tuple[str, str]:
     """Return (kind, message) for an exception raised by the student's ``label``.
 
@@ -204,22 +109,26 @@ def describe_exception(label: str, error: BaseException, called=None) -> tuple[s
     """
     if isinstance(error, Unusable):
         return error.outcome.kind, error.outcome.message
-    where = _student_location(error.__traceback__)
+    where = checks.student_location(error)
     if isinstance(error, NotImplementedError):
         detail = _short(error)
         # The stubs' messages end with a full stop; the sentence around them has its own.
         extra = f" ({detail.rstrip('.')})" if detail and detail.lower() not in {"not implemented", "todo"} else ""
-        raiser = _innermost_student_code(error)
+        frame = checks.innermost_student_frame(error)
+        raiser = frame.code if frame is not None else None
         if (called is not None and raiser is not None and raiser is not called
-                and not _not_student(os.path.abspath(called.co_filename))):
+                and not checks.not_student_file(called.co_filename)):
             return NOT_IMPLEMENTED, f"{label} calls {student_function(error)}, which is not implemented yet{extra}."
         return NOT_IMPLEMENTED, f"{label} is not implemented yet{extra}."
     if isinstance(error, _TimeLimitExceeded):
-        return TIMEOUT, f"{label} did not finish within {error.args[0]:g} s and was stopped (an endless loop?){where}."
+        return TIMEOUT, checks.timeout_message(label, error.seconds, where) + " It was stopped."
     if isinstance(error, KeyboardInterrupt):
         return ERROR, f"{label} was interrupted{where}."
     if isinstance(error, SystemExit):
         return ERROR, f"{label} tried to exit the Python process (SystemExit){where}."
+    hint = checks.operator_hint(error)
+    if hint:  # instead of NumPy's own broadcast error, which names no operator
+        return ERROR, f"{label}: your line {hint}{where}."
     text = _short(error).rstrip(".")
     return ERROR, f"{label} raised {type(error).__name__}" + (f": {text}" if text else "") + f"{where}."
 
