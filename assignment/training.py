@@ -16,7 +16,7 @@ import numpy as np
 
 from assignment.data import Digits
 
-__all__ = ["EpochStats", "build_mlp", "accuracy", "predict", "train"]
+__all__ = ["EpochStats", "build_mlp", "mlp_layers", "accuracy", "predict", "train"]
 
 
 @dataclass
@@ -55,6 +55,11 @@ def build_mlp(nn: ModuleType, sizes: Sequence[int], *, seed: int = 0, dtype: typ
     Returns:
         An ``nn.Sequential`` with len(sizes) - 1 Linear layers and a ReLU between each pair.
     """
+    return nn.Sequential(*mlp_layers(nn, sizes, seed=seed, dtype=dtype))
+
+
+def mlp_layers(nn: ModuleType, sizes: Sequence[int], *, seed: int = 0, dtype: type = np.float32) -> list:
+    """The layers of ``build_mlp``'s network, as a list: Linear, ReLU, ..., Linear (same arguments)."""
     if len(sizes) < 2:
         raise ValueError(f"an MLP needs at least an input and an output size; received {list(sizes)}")
     rng = np.random.default_rng(seed)
@@ -68,7 +73,7 @@ def build_mlp(nn: ModuleType, sizes: Sequence[int], *, seed: int = 0, dtype: typ
         layers.append(layer)
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    return layers
 
 
 def predict(model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:

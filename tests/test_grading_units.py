@@ -21,7 +21,9 @@ from assignment.grading.cases import ANSWER_KEYS, CaseError, parse_test_call
 from assignment.grading.policy import MAX_FILE_BYTES, PACKAGE_INIT, forbidden_imports, read_submission, write_package
 from assignment.grading.sandbox import Limits, Outcome, _seccomp_program, bwrap_available, run_in_sandbox
 from assignment.grading.verdicts import judge
-from course_tools import ADA, ROOT
+from assignment.questions import question
+from assignment.questions._compare import revealing
+from course_tools import ADA, ROOT, test_cases
 
 LINEAR_FORWARD = "        return x @ self.weight + self.bias\n"
 CASE = {"weight": [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0], [9.0, 10.0, 11.0, 12.0]],
@@ -334,24 +336,75 @@ def test_tampered_notebook_is_reconciled_with_the_gradebook(tmp_path):
 # --------------------------------------------------------------------------- verdicts
 
 
-def test_a_forged_training_accuracy_earns_nothing():
-    call = cases.TestCall("training", "training_accuracy", 1, {"sizes": [64, 10], "min_accuracy": 0.9})
-    assert not judge("training_accuracy", call, Outcome(outputs={"accuracy": 1.0})).passed
-    wrong_shape = {"predictions": np.zeros(10, dtype=np.int64)}
-    assert not judge("training_accuracy", call, Outcome(outputs=wrong_shape)).passed
-    floats = {"predictions": np.zeros(359, dtype=np.float64)}
-    assert not judge("training_accuracy", call, Outcome(outputs=floats)).passed
+TRAINING_CASE = {"sizes": [64, 64, 10], "epochs": 15, "lr": 0.1, "batch_size": 32, "seed": 0, "min_accuracy": 0.9}
+TRAINING_CALL = cases.TestCall("training", "training_accuracy", 1, TRAINING_CASE)
 
 
-def test_training_accuracy_is_computed_by_the_grader():
+@pytest.fixture(scope="module")
+def trained():
+    """The parameters the reference mytorch trains on the training check's case, as the sandbox reports them."""
+    from mytorch import nn, optim
+
+    from assignment.training_check import sandbox_outputs
+
+    return roundtrip(sandbox_outputs(nn, optim, TRAINING_CASE))
+
+
+def training_verdict(outputs):
+    return judge("training_accuracy", TRAINING_CALL, Outcome(outputs=outputs))
+
+
+def test_the_trained_parameters_are_scored_by_the_grader(trained):
+    assert training_verdict(trained).passed
+    from assignment.training_check import accuracy_of_parameters
+
+    assert accuracy_of_parameters(trained["parameters"]) > 0.9
+    # The same layers untrained (the reported weights are what is scored, not any claim about them).
+    from mytorch import nn
+
+    from assignment.training import mlp_layers
+    untrained = [{"weight": layer.weight, "bias": layer.bias} for layer in mlp_layers(nn, [64, 64, 10])[::2]]
+    verdict = training_verdict({"parameters": untrained})
+    assert not verdict.passed and "test accuracy; at least 90% is expected" in verdict.problems[0]
+
+
+def test_predictions_or_an_accuracy_from_the_sandbox_earn_nothing():
+    """A report of perfect predictions (a nearest-neighbour lookup could make them without any MLP) or of
+    an accuracy is not a trained MLP: it scores zero, with the malformed-report message."""
     from assignment.data import load_digits
 
     labels = load_digits().y_test
-    call = cases.TestCall("training", "training_accuracy", 1, {"min_accuracy": 0.9})
-    assert judge("training_accuracy", call, Outcome(outputs={"predictions": labels.copy()})).passed
-    wrong = (labels + 1) % 10
-    verdict = judge("training_accuracy", call, Outcome(outputs={"predictions": wrong}))
-    assert not verdict.passed and "0.0% test accuracy" in verdict.problems[0]
+    for outputs in ({"accuracy": 1.0}, {"predictions": labels.copy()}, {"predictions": labels, "parameters": []},
+                    {"parameters": []}, {"parameters": "all right"}, {}):
+        verdict = training_verdict(outputs)
+        assert not verdict.passed and verdict.problems[0].startswith("the report of this test is malformed"), outputs
+
+
+@pytest.mark.parametrize("layer, name, value, message", [
+    (0, "weight", np.zeros((64, 10)), "the weight of Linear layer 0 (64 -> 64) has shape (64, 10); it should keep its shape (64, 64)"),
+    (1, "bias", np.zeros((32, 10)), "the bias of Linear layer 1 (64 -> 10) has shape (32, 10)"),
+    (1, "bias", np.zeros(10), "has shape (10,); it should keep its shape (1, 10)"),
+    (0, "weight", None, "the weight of Linear layer 0 (64 -> 64) is None"),
+    (0, "weight", [[0.0] * 64] * 64, "is a list, not a NumPy array"),
+    (1, "weight", np.zeros((64, 10), dtype=np.int64), "has dtype int64"),
+    (1, "weight", np.full((64, 10), np.nan), "holds NaN or infinity"),
+    (0, "bias", transport.Unsupported("a function"), "is a Unsupported, not a NumPy array"),
+])
+def test_trained_parameters_of_the_wrong_kind_are_named(trained, layer, name, value, message):
+    import copy
+
+    outputs = copy.deepcopy(trained)
+    outputs["parameters"][layer][name] = value
+    verdict = training_verdict(outputs)
+    assert not verdict.passed and message in verdict.problems[0], verdict.problems
+
+
+def test_a_report_with_a_layer_missing_or_added_is_malformed(trained):
+    for parameters in (trained["parameters"][:1], trained["parameters"] * 2,
+                       [{"weight": trained["parameters"][0]["weight"]}, trained["parameters"][1]],
+                       [{**layer, "extra": 1} for layer in trained["parameters"]]):
+        verdict = training_verdict({"parameters": parameters})
+        assert not verdict.passed and "malformed" in verdict.problems[0]
 
 
 def test_malformed_answers_score_zero_without_crashing_the_grader():
@@ -377,7 +430,7 @@ def test_linear_backward_returning_none_is_told_what_to_return():
     expected, call = LINEAR_BACKWARD_EXPECTED, LINEAR_BACKWARD_CALL
     stored = {"grad_weight": np.array(expected["grad_weight"]), "grad_bias": np.array(expected["grad_bias"]),
               "grad_unchanged": True, "first_layer_grad_weight": np.array(expected["grad_weight"]),
-              "first_layer_grad_bias": np.array(expected["grad_bias"])}
+              "first_layer_grad_bias": np.array(expected["grad_bias"]), "first_layer_error": None}
     assert judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": np.array(expected["grad_x"]),
                                                              "told_to_skip": False})).passed
     verdict = judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": None, "told_to_skip": False}))
@@ -395,7 +448,8 @@ def test_linear_backward_as_a_first_layer_must_still_store_its_gradients():
     lone = {"grad_x": np.array(expected["grad_x"]), "grad_weight": np.array(expected["grad_weight"]),
             "grad_bias": np.array(expected["grad_bias"]), "grad_unchanged": True, "told_to_skip": False}
     verdict = judge("linear_backward_2", call, Outcome(outputs={**lone, "first_layer_grad_weight": None,
-                                                                "first_layer_grad_bias": None}))
+                                                                "first_layer_grad_bias": None,
+                                                                "first_layer_error": None}))
     assert not verdict.passed
     assert list(verdict.problems) == ["as a network's first layer (needs_input_grad False) Linear.backward did not store "
                                 "the right grad_weight and grad_bias: store them in part 1, before the given "
@@ -409,6 +463,203 @@ def test_linear_backward_as_a_first_layer_must_still_store_its_gradients():
     wrong = {**lone, "grad_x": None}
     verdict = judge("linear_backward_2", call, Outcome(outputs={**wrong, **right, "first_layer_error": "TypeError: boom"}))
     assert verdict.problems[0].startswith("Linear.backward returned None") and len(verdict.problems) == 1
+
+
+# --------------------------------------------------------------------------- the form of a report
+
+SOURCE_CASES = [tc for tc in test_cases()]
+
+
+def reference_report(tc) -> dict:
+    """What the reference mytorch reports on a source test case, after the trip out of a sandbox."""
+    import copy
+
+    from mytorch import nn, optim
+
+    return roundtrip(question(tc.key).run(nn, optim, copy.deepcopy(tc.case)))
+
+
+def _containers(value, path=()):
+    """(path, container) of every dict and list of a report (arrays and other leaves excluded)."""
+    if isinstance(value, (dict, list)):
+        yield path, value
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            yield from _containers(item, path + (key,))
+
+
+def _replaced(report, path, new):
+    import copy
+
+    report = copy.deepcopy(report)
+    if not path:
+        return new
+    node = report
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = new
+    return report
+
+
+def forgeries(report):
+    """(what, forged report, must it be called malformed?) for every container of ``report``."""
+    for path, node in _containers(report):
+        where = "report" + "".join(f"[{key!r}]" for key in path)
+        if isinstance(node, dict):
+            for key in node:
+                yield f"{where} without {key!r}", _replaced(report, path, {k: v for k, v in node.items() if k != key}), True
+                if isinstance(node[key], bool):
+                    yield f"{where}[{key!r}] a string", _replaced(report, path + (key,), "True"), True
+            yield f"{where} with an extra key", _replaced(report, path, {**node, "extra": True}), True
+            yield f"{where} as a list", _replaced(report, path, list(node.values())), True
+        elif node:
+            # A list of fixed length (steps, layers, a call's two entries) must say malformed when emptied;
+            # a variable one (calls, received values) may instead be judged wrong.
+            yield f"{where} emptied", _replaced(report, path, []), None
+            yield f"{where} as a dict", _replaced(report, path, {"0": node[0]}), True
+
+
+@pytest.mark.parametrize("tc", SOURCE_CASES, ids=lambda tc: tc.grade_id)
+def test_every_forged_structure_fails_clearly_and_never_crashes(tc):
+    """The reference's report passes; the same report with any entry missing, added, emptied or of
+    another type fails with a sentence (the malformed-report one where a fixed form is broken), and the
+    check never raises. So no question's check can be passed by a report of the wrong structure."""
+    q = question(tc.key)
+    report = reference_report(tc)
+    with revealing(tc.number == 1):
+        assert q.check(tc.case, report) == [], tc.grade_id
+        fixed = {f"report{''.join(f'[{k!r}]' for k in path)}" for path, node in _containers(q.form(tc.case))
+                 if isinstance(node, list) and node}
+        for what, forged, malformed in forgeries(report):
+            problems = q.check(tc.case, forged)
+            assert problems, f"{tc.grade_id}: {what} passes"
+            if malformed or what.removesuffix(" emptied") in fixed:
+                assert problems[0].startswith("the report of this test is malformed"), (what, problems)
+            assert isinstance(q.shown(tc.case, forged), list)
+
+
+def test_an_sgd_report_of_no_steps_or_no_layers_fails():
+    """The attack that once scored 3/3: SGD.__init__ empties its caller's case["steps"] (or the report is
+    forged with empty lists), so there is nothing to compare. The trusted case says how many there are."""
+    for tc in (tc for tc in SOURCE_CASES if tc.key == "sgd_step"):
+        report = reference_report(tc)
+        for after in ([], [[]] * len(report["after"]), report["after"][:-1], report["after"] + report["after"][-1:]):
+            problems = question("sgd_step").check(tc.case, {**report, "after": after})
+            assert problems and "malformed" in problems[0], (tc.grade_id, after)
+
+
+def test_conforms_names_where_a_report_departs():
+    from assignment.questions._forms import FLAG, TEXT, Array, Choice, Integer, Many, Maybe, conforms
+
+    form = {"a": [Array((1, 2)), FLAG], "b": Many([Choice(("x", "y")), Integer(-1, 3)], 2), "c": Maybe(TEXT)}
+    good = {"a": [np.zeros((1, 2)), True], "b": [["x", 0], ["y", -1]], "c": None}
+    assert conforms(good, form) == []
+    for bad, where in [({**good, "a": [np.zeros((2, 1)), True]}, "report['a'][0]: shape (2, 1), expected (1, 2)"),
+                       ({**good, "a": [np.zeros((1, 2), dtype=int), True]}, "an array of dtype int64"),
+                       ({**good, "a": [np.zeros((1, 2))]}, "report['a']: 1 entries, expected 2"),
+                       ({**good, "b": [["x", 0]] * 3}, "3 entries, expected at most 2"),
+                       ({**good, "b": [["z", 0]]}, "report['b'][0][0]: 'z', expected one of 'x', 'y'"),
+                       ({**good, "b": [["x", 4]]}, "4, expected a number from -1 to 3"),
+                       ({**good, "b": [["x", True]]}, "a bool, expected a whole number"),
+                       ({**good, "c": 3}, "report['c']: a int, expected a string"),
+                       ({**good, "d": 1}, "an unexpected entry 'd'"),
+                       ({"a": good["a"], "b": good["b"]}, "no 'c' entry"),
+                       ([], "report: a list, expected a dict")]:
+        found = conforms(bad, form)
+        assert len(found) == 1 and where in found[0], (where, found)
+
+
+# --------------------------------------------------------------------------- the Sequential stand-ins
+
+
+SEQUENTIAL = [tc for tc in SOURCE_CASES if tc.key.startswith("sequential_")]
+
+
+@pytest.mark.parametrize("tc", SEQUENTIAL, ids=lambda tc: tc.grade_id)
+def test_no_sequential_answer_goes_into_the_sandbox(tc):
+    """What the sandbox gets of a Sequential case is its layers' names and widths, a seed and the
+    input: no activation or gradient a layer must receive, nor the answer."""
+    call = parse_test_call(tc.source)
+    inputs = call.inputs
+    assert set(inputs) <= {"layers", "sizes", "seed", "x", "batch"}
+    numbers = {round(float(v), 6) for v in np.asarray(inputs.get("x", []), dtype=float).ravel()}
+    from assignment.questions._standins import network
+    net = network(call.case, len(call.case["x"]) if "x" in call.case else call.case["batch"])
+    values = net.activations(np.asarray(call.case["x"]))[1:] if "x" in call.case else net.gradients()
+    for value in values:
+        assert not {round(float(v), 6) for v in value.ravel()} & numbers
+
+
+@pytest.mark.parametrize("tc", [tc for tc in SEQUENTIAL if tc.number == 1], ids=lambda tc: tc.grade_id)
+def test_the_visible_sequential_tests_show_what_the_grader_computes(tc):
+    from assignment.questions._compare import same
+    from assignment.questions._standins import network
+
+    if tc.key == "sequential_forward":
+        want = network(tc.case, len(tc.case["x"])).activations(np.asarray(tc.case["x"]))[-1]
+    else:
+        want = network(tc.case, tc.case["batch"]).gradients()[0]
+    assert same(tc.case["expected"], want)
+
+
+def _sequential_report(key: str, number: int = 2) -> tuple:
+    tc = next(tc for tc in SEQUENTIAL if tc.key == key and tc.number == number)
+    return tc, reference_report(tc)
+
+
+def test_a_sequential_forward_report_is_judged_on_recomputed_values():
+    tc, report = _sequential_report("sequential_forward")
+    check = question("sequential_forward").check
+    assert check(tc.case, report) == []
+    layers = len(tc.case["layers"])
+    # A perfect call log does not make a wrong output right, nor the right output with a log that
+    # shows another order, nor one whose layers did not receive what the grader computes.
+    assert check(tc.case, {**report, "output": np.asarray(tc.case["x"])})
+    reversed_calls = [["forward", i] for i in reversed(range(layers))]
+    assert "last to first" in check(tc.case, {**report, "calls": reversed_calls})[0]
+    assert check(tc.case, {**report, "calls": []})[0].startswith("no layer's forward was called")
+    received = [list(kept) for kept in report["received"]]
+    received[2] = [received[1][0]]
+    assert "layer 2 (Linear(4, 3)) did not receive the output of layer 1" in check(tc.case, {**report, "received": received})[0]
+
+
+def test_a_sequential_backward_report_is_judged_on_recomputed_values():
+    tc, report = _sequential_report("sequential_backward")
+    check = question("sequential_backward").check
+    assert check(tc.case, report) == []
+    layers = len(tc.case["layers"])
+    perfect_calls = [["loss.backward", -1]] + [["backward", i] for i in reversed(range(layers))]
+    assert report["calls"] == perfect_calls
+    # The log alone earns nothing: every layer must hold the gradient the grader recomputes.
+    for index in range(layers):
+        received = [list(kept) for kept in report["received"]]
+        received[index] = [received[index][0] * 1.01]
+        assert check(tc.case, {**report, "received": received}), index
+        received[index] = received[index] * 2  # received twice
+        assert check(tc.case, {**report, "received": received}), index
+    assert "was never called" in check(tc.case, {**report, "calls": perfect_calls[1:]})[0]
+    assert "called a layer's forward" in check(tc.case, {**report, "calls": perfect_calls + [["forward", 0]]})[-1]
+    first_to_last = [["loss.backward", -1]] + [["backward", i] for i in range(layers)]
+    assert "first to last" in check(tc.case, {**report, "calls": first_to_last})[0]
+
+
+def test_stand_ins_are_robust_to_what_a_sequential_hands_them():
+    """A wrong value (of another shape, not an array) gets NaNs of the right shape back, so the run goes
+    on and the grader can say what went wrong; a received value is a copy (changing it later changes nothing)."""
+    from assignment.questions._standins import StandInLoss, network, standins
+
+    net = network({"layers": ["a", "b"], "sizes": [2, 3, 4], "seed": 1}, rows=2)
+    (first, second), log = standins(net, watched="forward")
+    x = np.ones((2, 2))
+    out = first.forward(x)
+    x[0, 0] = 5.0
+    assert out.shape == (2, 3) and np.isfinite(out).all() and log.received[0][0][0, 0] == 1.0
+    assert np.isnan(second.forward(x)).all() and second.forward(x).shape == (2, 4)
+    assert np.isnan(first.backward(StandInLoss(net, log))).all()
+    for _ in range(200):
+        first.forward(x)
+    assert len(log.calls) == 64 and len(log.received[0]) == 3
+    assert log.report()["calls"][:2] == [["forward", 0], ["forward", 1]]
 
 
 # --------------------------------------------------------------------------- sandbox

@@ -9,7 +9,7 @@ from assignment.grading.policy import Submission
 from assignment.grading.sandbox import Outcome
 from assignment.questions import question
 from assignment.questions._compare import revealing
-from assignment.training_check import accuracy_of_predictions, training_problems
+from assignment.training_check import judge_training
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,9 @@ def judge(grade_id: str, call: TestCall, outcome: Outcome) -> Verdict:
         return Verdict(grade_id, False, title, (outcome.error,))
     try:
         if call.kind == "training":
-            # The accuracy is computed here, from the predictions, never taken from the sandbox.
-            reached = accuracy_of_predictions(outcome.outputs.get("predictions"))
-            problems = (["training did not give one predicted class per test image"] if reached is None
-                        else training_problems(call.case, {"accuracy": reached}))
+            # Scored here from the trained parameters, by the grader's own forward pass: no
+            # prediction or accuracy made in the sandbox counts.
+            problems = judge_training(call.case, outcome.outputs)
         else:
             with revealing(call.number == 1):
                 problems = question(call.key).check(call.case, outcome.outputs)

@@ -7,6 +7,10 @@ from typing import Any
 
 import numpy as np
 
+# The warnings a run reports: the first few, each cut short (a check quotes two).
+MAX_WARNINGS = 5
+MAX_WARNING_CHARS = 300
+
 
 @dataclass(frozen=True)
 class Info:
@@ -50,3 +54,8 @@ def dtype_problem(value: Any, case: dict, what: str) -> list[str]:
 def unchanged(before: np.ndarray, after: Any) -> bool:
     """True if ``after`` still holds exactly ``before``'s values."""
     return isinstance(after, np.ndarray) and after.shape == before.shape and bool(np.array_equal(after, before))
+
+
+def warnings_of(caught: list) -> list[str]:
+    """The first MAX_WARNINGS caught warnings as short "Category: message" strings."""
+    return [f"{w.category.__name__}: {w.message}"[:MAX_WARNING_CHARS] for w in caught[:MAX_WARNINGS]]

@@ -142,3 +142,12 @@ def matches(value: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL) -
     if got.size != want.size:
         return False
     return bool(np.allclose(got.reshape(want.shape), want, rtol=rtol, atol=atol))
+
+
+def same(value: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL) -> bool:
+    """True if ``value`` is an array of numbers of exactly ``expected``'s shape and values (within tolerance)."""
+    got, problems = as_array(value, "value")
+    if problems:
+        return False
+    want = np.asarray(expected, dtype=np.float64)
+    return close(got, want, rtol, atol)

@@ -6,6 +6,7 @@ import numpy as np
 
 from assignment.questions._common import Info, array, dtype_problem, unchanged
 from assignment.questions._compare import compare_arrays, matches
+from assignment.questions._forms import ANSWER, FLAG, TEXT, Maybe, conforms
 
 INFO = Info("linear_backward", "2.2", "Linear.backward", "02_backward")
 
@@ -35,7 +36,7 @@ def run(nn, optim, case: dict) -> dict:
         first.backward(array(case, "grad"))
         first_layer_error = None
     except Exception as error:  # reported only if the lone layer was right (see check)
-        first_layer_error = f"{type(error).__name__}: {error}"
+        first_layer_error = f"{type(error).__name__}: {error}"[:500]
     return {
         "grad_x": grad_x,
         # A lone layer must return dLoss/dX; only Sequential turns this off, on its first layer.
@@ -49,7 +50,17 @@ def run(nn, optim, case: dict) -> dict:
     }
 
 
+def form(case: dict) -> dict:
+    """The form of what ``run`` reports (see ``_forms``)."""
+    return {"grad_x": ANSWER, "told_to_skip": FLAG, "grad_weight": ANSWER, "grad_bias": ANSWER,
+            "grad_unchanged": FLAG, "first_layer_grad_weight": ANSWER, "first_layer_grad_bias": ANSWER,
+            "first_layer_error": Maybe(TEXT)}
+
+
 def check(case: dict, outputs: dict) -> list[str]:
+    malformed = conforms(outputs, form(case))
+    if malformed:
+        return malformed
     expected = case["expected"]
     n = len(case["x"])
     problems = []
@@ -88,4 +99,6 @@ def _none_returned(told_to_skip: bool) -> str:
 
 def shown(case: dict, outputs: dict) -> list[tuple[str, object, object]]:
     """(label, your answer, expected answer) pairs to print beside the verdict."""
+    if conforms(outputs, form(case)):
+        return []
     return [(name, outputs[name], case["expected"][name]) for name in ("grad_x", "grad_weight", "grad_bias")]

@@ -6,6 +6,7 @@ import numpy as np
 
 from assignment.questions._common import Info, array, dtype_problem, unchanged
 from assignment.questions._compare import as_array, compare_arrays
+from assignment.questions._forms import ANSWER, FLAG, conforms
 
 INFO = Info("relu_backward", "2.3", "ReLU.backward", "02_backward")
 
@@ -20,7 +21,15 @@ def run(nn, optim, case: dict) -> dict:
     return {"grad_x": grad_x, "grad_unchanged": unchanged(grad_before, grad)}
 
 
+def form(case: dict) -> dict:
+    """The form of what ``run`` reports (see ``_forms``)."""
+    return {"grad_x": ANSWER, "grad_unchanged": FLAG}
+
+
 def check(case: dict, outputs: dict) -> list[str]:
+    malformed = conforms(outputs, form(case))
+    if malformed:
+        return malformed
     what = "ReLU.backward's gradient"
     grad_x = outputs["grad_x"]
     expected = np.asarray(case["expected"], dtype=np.float64)
@@ -49,4 +58,6 @@ def check(case: dict, outputs: dict) -> list[str]:
 
 def shown(case: dict, outputs: dict) -> list[tuple[str, object, object]]:
     """(label, your answer, expected answer) pairs to print beside the verdict."""
+    if conforms(outputs, form(case)):
+        return []
     return [("gradient of the input", outputs["grad_x"], case["expected"])]

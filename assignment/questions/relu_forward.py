@@ -6,6 +6,7 @@ import numpy as np
 
 from assignment.questions._common import Info, array, dtype_problem, unchanged
 from assignment.questions._compare import as_array, compare_arrays
+from assignment.questions._forms import ANSWER, FLAG, conforms
 
 INFO = Info("relu_forward", "1.2", "ReLU.forward", "01_forward")
 
@@ -18,7 +19,15 @@ def run(nn, optim, case: dict) -> dict:
     return {"output": out, "x_unchanged": unchanged(x_before, x)}
 
 
+def form(case: dict) -> dict:
+    """The form of what ``run`` reports (see ``_forms``)."""
+    return {"output": ANSWER, "x_unchanged": FLAG}
+
+
 def check(case: dict, outputs: dict) -> list[str]:
+    malformed = conforms(outputs, form(case))
+    if malformed:
+        return malformed
     what = "ReLU.forward's output"
     out = outputs["output"]
     x = np.asarray(case["x"], dtype=np.float64)
@@ -42,4 +51,6 @@ def check(case: dict, outputs: dict) -> list[str]:
 
 def shown(case: dict, outputs: dict) -> list[tuple[str, object, object]]:
     """(label, your answer, expected answer) pairs to print beside the verdict."""
+    if conforms(outputs, form(case)):
+        return []
     return [("output", outputs["output"], case["expected"])]

@@ -6,8 +6,9 @@ import warnings
 
 import numpy as np
 
-from assignment.questions._common import Info, array, dtype_problem, labels
+from assignment.questions._common import MAX_WARNINGS, Info, array, dtype_problem, labels, warnings_of
 from assignment.questions._compare import compare_arrays, matches
+from assignment.questions._forms import ANSWER, TEXT, Many, conforms
 
 INFO = Info("xeloss_backward", "2.1", "CrossEntropyLoss.backward", "02_backward")
 
@@ -29,10 +30,18 @@ def run(nn, optim, case: dict) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         logits_grad = loss_function.backward()
-    return {"grad": logits_grad, "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}
+    return {"grad": logits_grad, "warnings": warnings_of(caught)}
+
+
+def form(case: dict) -> dict:
+    """The form of what ``run`` reports (see ``_forms``)."""
+    return {"grad": ANSWER, "warnings": Many(TEXT, MAX_WARNINGS)}
 
 
 def check(case: dict, outputs: dict) -> list[str]:
+    malformed = conforms(outputs, form(case))
+    if malformed:
+        return malformed
     what = "CrossEntropyLoss.backward's gradient"
     expected = np.asarray(case["expected"], dtype=np.float64)
     n = expected.shape[0]
@@ -58,4 +67,6 @@ def check(case: dict, outputs: dict) -> list[str]:
 
 def shown(case: dict, outputs: dict) -> list[tuple[str, object, object]]:
     """(label, your answer, expected answer) pairs to print beside the verdict."""
+    if conforms(outputs, form(case)):
+        return []
     return [("gradient of the logits", outputs["grad"], case["expected"])]

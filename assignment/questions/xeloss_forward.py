@@ -6,8 +6,9 @@ import warnings
 
 import numpy as np
 
-from assignment.questions._common import Info, array, labels, unchanged
+from assignment.questions._common import MAX_WARNINGS, Info, array, labels, unchanged, warnings_of
 from assignment.questions._compare import compare_scalar
+from assignment.questions._forms import ANSWER, FLAG, TEXT, Many, conforms
 
 INFO = Info("xeloss_forward", "1.4", "CrossEntropyLoss.forward", "01_forward")
 
@@ -21,12 +22,20 @@ def run(nn, optim, case: dict) -> dict:
         loss = nn.CrossEntropyLoss().forward(logits, targets)
     return {
         "loss": loss,
-        "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+        "warnings": warnings_of(caught),
         "logits_unchanged": unchanged(logits_before, logits),
     }
 
 
+def form(case: dict) -> dict:
+    """The form of what ``run`` reports (see ``_forms``)."""
+    return {"loss": ANSWER, "warnings": Many(TEXT, MAX_WARNINGS), "logits_unchanged": FLAG}
+
+
 def check(case: dict, outputs: dict) -> list[str]:
+    malformed = conforms(outputs, form(case))
+    if malformed:
+        return malformed
     what = "the loss"
     expected = float(case["expected"])
     n = len(case["labels"])
@@ -58,4 +67,6 @@ def check(case: dict, outputs: dict) -> list[str]:
 
 def shown(case: dict, outputs: dict) -> list[tuple[str, object, object]]:
     """(label, your answer, expected answer) pairs to print beside the verdict."""
+    if conforms(outputs, form(case)):
+        return []
     return [("loss", outputs["loss"], float(case["expected"]))]
