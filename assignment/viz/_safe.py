@@ -277,3 +277,44 @@ def check_number(value: Any, label: str, *, what: str = "one number") -> Outcome
         return Outcome(False, number, NAN, f"{label} returned {what}.")
     return Outcome(True, number, OK, "", notes)
 
+
+
+def check_gradient(value: Any, label: str, shape: tuple, parameter: str, estimate: np.ndarray | None = None,
+                   close: Callable[[np.ndarray, np.ndarray], bool] | None = None) -> Outcome:
+    """Check a stored gradient against its parameter's shape by the rule the tests apply.
+
+    The tests compare a gradient with ``compare_arrays(..., allow_flat=True)``
+    (assignment/questions/_compare.py): a 2-D array shaped like the parameter's
+    transpose that holds the transposed values is wrong ("transposed"); any other array
+    with as many entries as the parameter is read in the parameter's shape (a grad_bias
+    stored flat, shaped (out,), is right); any other shape is wrong.
+
+    Args:
+        value: the stored gradient.
+        label: e.g. "Linear.grad_bias".
+        shape: the parameter's shape.
+        parameter: how the parameter is named, e.g. "bias".
+        estimate: the expected values, if known (finite differences): a transposed-shaped
+            gradient whose transpose matches them is named "transposed"; without them such a
+            shape is wrong in any case (its values read in the parameter's shape cannot match).
+        close: how values are compared with ``estimate`` (True when they match).
+
+    Returns:
+        An Outcome whose value is the gradient in the parameter's shape when ``ok``.
+    """
+    checked = check_array(value, label, None, verb="is")
+    if not checked.ok:
+        return checked
+    array, shape = checked.value, tuple(shape)
+    if array.shape == shape:
+        return checked
+    transposed = array.ndim == 2 and len(shape) == 2 and array.shape == shape[::-1]
+    if transposed and (estimate is None or close is None or close(array.T, estimate)):
+        return Outcome(False, array, SHAPE, f"{label} is shaped {array.shape}; expected {shape}, the shape of "
+                       f"{parameter}: it is transposed.")
+    if array.size == int(np.prod(shape)):
+        notes = checked.notes + [f"{label} is shaped {array.shape}; it is read as {shape}, the shape of "
+                                 f"{parameter}, as the tests read it (storing it shaped like {parameter} is clearer)."]
+        return Outcome(True, array.reshape(shape), OK, "", notes)
+    return Outcome(False, array, SHAPE, f"{label} is shaped {array.shape}; expected {shape}, the shape of "
+                   f"{parameter}.")

@@ -10,7 +10,7 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import level_of, safely
 from assignment.viz._data import tenths
-from assignment.viz._fd import Comparison, central_differences
+from assignment.viz._fd import Comparison, central_differences, compare
 from assignment.viz._gradviz import GradientViz
 from assignment.viz._plots import Op, Panel, fixed_panel, matrix_rows, shape_title
 from assignment.viz.linear_forward import build_linear
@@ -43,8 +43,10 @@ class LinearBackwardViz(GradientViz):
             "bias": Comparison("grad_bias", "Linear.backward → self.grad_bias", (1, o_f)),
             "input": Comparison("returned gradient", "the return value of Linear.backward", (n, i_f)),
         }
+        self._stored: dict = {}
         self._run_yours(nn)
         self._run_estimates(nn)
+        self._judge_stored()
         self.note_comparisons()
 
         rows = [
@@ -85,6 +87,10 @@ class LinearBackwardViz(GradientViz):
         self._show(0)
 
     def _shape_of(self, name: str) -> tuple:
+        """The shape of what the student's backward gave (the expected one when it gave nothing usable)."""
+        stored = self._stored.get(name)
+        if isinstance(stored, np.ndarray):
+            return tuple(stored.shape)
         c = self.comparisons[name]
         problem = c.problem
         if c.yours is None and problem is not None and problem.kind == _safe.SHAPE and problem.value is not None:
@@ -110,15 +116,21 @@ class LinearBackwardViz(GradientViz):
             return
         returned = _safe.check_array(result.value, "Linear.backward", self.x.shape, shape_hint="X's shape (N, in)")
         self._set_yours("input", returned)
-        for name, attribute, shape, hint in (("weight", "grad_weight", self.weight.shape, "W's shape (in, out)"),
-                                             ("bias", "grad_bias", self.bias.shape, "b's shape (1, out)")):
-            stored = _safe.check_array(_safe.attribute(layer, attribute), f"Linear.{attribute}", shape,
-                                       shape_hint=hint, verb="is")
-            self._set_yours(name, stored)
+        self._stored = {name: _safe.attribute(layer, "grad_" + name) for name in ("weight", "bias")}
         weight_after = _safe.attribute(layer, "weight")
         if isinstance(weight_after, np.ndarray) and weight_after.shape == self.weight.shape \
                 and not np.array_equal(weight_after, self.weight):
             self.note("warn", "Linear.backward changed self.weight: only the optimizer's step should do that.")
+
+    def _judge_stored(self) -> None:
+        """grad_weight and grad_bias against their parameters' shapes, by the tests' rule."""
+        for name, parameter in (("weight", self.weight), ("bias", self.bias)):
+            if name not in self._stored:
+                continue  # backward did not run
+            c = self.comparisons[name]
+            stored = _safe.check_gradient(self._stored[name], f"Linear.grad_{name}", parameter.shape, name,
+                                          c.estimate, lambda got, want: not compare(got, want).any())
+            self._set_yours(name, stored)
 
     def _set_yours(self, name: str, outcome: _safe.Outcome) -> None:
         c = self.comparisons[name]

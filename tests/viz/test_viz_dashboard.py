@@ -131,8 +131,8 @@ def test_dashboard_preflight_names_a_misshapen_stored_gradient(ref):
 
     w = viz.training_dashboard(with_class(Linear=TransposedGradWeight), optim, hidden=(32,), autorun=True)
     assert w.state == "shape" and w.history == []
-    assert ("Cannot train yet: after Sequential.backward, layer 1 (Linear(64, 32)) has grad_weight shaped "
-            "(32, 64); it should be shaped like its weight, (64, 32).") in w.status_text
+    assert ("Cannot train yet: after Sequential.backward, layer 1 (Linear(64, 32))'s grad_weight is shaped "
+            "(32, 64); expected (64, 32), the shape of its weight: it is transposed.") in w.status_text
     w = viz.training_dashboard(with_class(Linear=NoGradBias), optim, hidden=(32,), autorun=True)
     assert w.state == "none" and w.history == []
     assert "after Sequential.backward, layer 1 (Linear(64, 32)) has no grad_bias: its backward did not store one" \
