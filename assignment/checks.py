@@ -348,9 +348,8 @@ def divergence(loss: float, epoch: int, step: int | None = None) -> str:
         loss: the first loss that was not a finite number.
         epoch: its epoch (from 1); step: its mini-batch step within the epoch (from 1), if known.
     """
-    shown = "NaN" if loss != loss else ("inf" if loss > 0 else "-inf")
     at = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
-    return (f"the loss became {shown} at {at}: the learning rate may be too large, or a gradient may be wrong "
+    return (f"the loss became {float(loss)} at {at}: the learning rate may be too large, or a gradient may be wrong "
             "(a loss computed as log(softmax) can also overflow; the given softmax keeps it finite)")
 
 

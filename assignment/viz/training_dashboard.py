@@ -10,6 +10,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from assignment import checks
 from assignment.viz import _safe
 from assignment.viz._base import Visualizer, guarded, level_of, safely
 from assignment.viz._plots import MISMATCH, FastText, LayeredFigure, new_figure
@@ -363,8 +364,7 @@ class TrainingDashboard(Visualizer):
             self.batch_losses.append(loss)
             self.progress.value = len(self.batch_losses)
             if not np.isfinite(loss):
-                raise _Stop(f"the loss became {loss} at epoch {epoch}, step {batch + 1}: the learning rate may be "
-                            "too large, or a gradient may be wrong")
+                raise _Stop(checks.divergence(loss, epoch, batch + 1))
             if time.perf_counter() - last_draw[0] > REFRESH_S:
                 self._set_curves()
                 self.render()
@@ -399,6 +399,9 @@ class TrainingDashboard(Visualizer):
             self.note("ok" if last.test_accuracy > 0.5 else "warn",
                       f"After {last.epoch} epoch{'s' if last.epoch > 1 else ''} ({self.training_s:.1f} s): "
                       f"train accuracy {last.train_accuracy:.1%}, test accuracy {last.test_accuracy:.1%}.")
+            chance = checks.chance_level(last.test_accuracy, data.num_classes)
+            if chance and not self.stopped:
+                self.note("error", chance[0].upper() + chance[1:] + ".", _safe.MISMATCH)
         self.show_messages()
         self._set_curves()
         self.render()
