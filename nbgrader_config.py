@@ -5,6 +5,7 @@ Stock commands work from here: ``nbgrader generate_assignment mlp``,
 ``nbgrader export``; formgrader's buttons read this same file.
 """
 
+import glob
 import os
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
@@ -19,6 +20,19 @@ c.CourseDirectory.db_url = os.environ.get("MYTORCH_GRADEBOOK_URL") or "sqlite://
     COURSE_ROOT, "gradebook.db")
 # Caches and checkpoints never travel between instructor and students.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".pytest_cache"]
+# Autograde copies nothing of submitted/ itself: nbgrader would copy every entry of a submission
+# into autograded/ (and so into feedback/), following symbolic links (to the gradebook, the source
+# notebooks, another student's files), without a size limit, and would stop at the first named
+# pipe or socket. CourseDirectory.include and max_file_size do not help there (autograde ignores
+# them; they apply to the exchange only). These absolute patterns match every entry of every
+# submission (hidden ones and hidden student folders too) and nothing a student could name, since
+# nbgrader's exchange matches patterns against bare file names. The course's notebook reader
+# (Autograde.exporter_class, below) copies what grading and feedback need instead, safely, and tells
+# each student what it left out (assignment/grading/intake.py).
+c.CourseDirectory.ignore += [os.path.join(glob.escape(COURSE_ROOT), "submitted", student, "*", entry)
+                             for student in ("*", ".*") for entry in ("*", ".*")]
+# The exchange (submit, collect) skips files above 50 MiB, the most the reader reads of a notebook.
+c.CourseDirectory.max_file_size = -(-50 * 2**20 // 1000)  # in nbgrader's kilobytes (1000 bytes), rounded up
 
 # Release: the stock pipeline, then the course's build step (student stubs of
 # mytorch derived from the reference, and the leak check that fails the build).

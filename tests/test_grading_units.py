@@ -241,7 +241,7 @@ def test_symlinks_are_not_graded(tmp_path):
     (folder / "mytorch" / "nn.py").unlink()
     (folder / "mytorch" / "nn.py").symlink_to(ROOT / "mytorch" / "nn.py")
     sub = read_submission(folder)
-    assert sub.problem_for("mytorch/nn.py") == "mytorch/nn.py is not a regular file"
+    assert sub.problem_for("mytorch/nn.py") == "mytorch/nn.py is a symbolic link, not a regular file"
     linked = tmp_path / "linked"
     linked.mkdir()
     (linked / "mytorch").symlink_to(ADA, target_is_directory=True)

@@ -9,10 +9,18 @@ standard library only.
 from __future__ import annotations
 
 import ast
+import importlib.util
+import io
 import shutil
 import sys
+import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from assignment.grading.intake import MAX_FILE_BYTES, MAX_FILES, read_package
+
+__all__ = ["ALLOWED_PACKAGES", "MAX_FILE_BYTES", "MAX_FILES", "PACKAGE_INIT", "Submission", "forbidden_imports",
+           "read_submission", "source_text", "write_package"]
 
 ALLOWED_PACKAGES = {"numpy", "mytorch"}
 # The graded package's __init__.py is this, not the student's (which is given code,
@@ -20,8 +28,6 @@ ALLOWED_PACKAGES = {"numpy", "mytorch"}
 # __init__.py imports optim.py too, so that a broken optim.py would cost every
 # question of nn.py.
 PACKAGE_INIT = '"""mytorch as graded: the student\'s files, imported one by one."""\n'
-MAX_FILE_BYTES = 512 * 1024
-MAX_FILES = 32
 
 
 @dataclass
@@ -81,8 +87,60 @@ def forbidden_imports(source: str, tree: ast.AST | None = None) -> list[str]:
     return found
 
 
+def source_text(name: str, data: bytes) -> tuple[str | None, str | None]:
+    """Decode and parse one student file exactly as Python's import would.
+
+    Python honours a UTF-8 byte-order mark and a PEP 263 coding line, so this does too
+    (``importlib.util.decode_source``; ``ast.parse`` of the bytes decodes them as import
+    does). Nothing here may stop a grading run: a file nested too deeply for the parser
+    (``MemoryError``, ``RecursionError``) or any other failure becomes a problem.
+
+    Args:
+        name: the file's name in ``mytorch/``.
+        data: its bytes.
+
+    Returns:
+        (source text or None, why its questions score zero or None).
+    """
+    label = f"mytorch/{name}"
+    try:
+        source = importlib.util.decode_source(data)
+    except UnicodeDecodeError:
+        declared = _declared_encoding(data)
+        if declared in (None, "utf-8", "utf-8-sig"):
+            return None, f"{label} is not UTF-8 text"
+        return None, f"{label} is not valid {declared} text, the encoding its coding line declares"
+    except SyntaxError as error:
+        if error.msg.startswith("invalid or missing encoding declaration"):  # no coding line, not UTF-8
+            return None, f"{label} is not UTF-8 text"
+        # an unknown encoding, or a coding line that contradicts a byte-order mark
+        return None, f"{label} has an unusable encoding declaration: {error.msg}"
+    try:
+        tree = ast.parse(data, filename=label)
+    except SyntaxError as error:
+        return source, f"{label} has a syntax error at line {error.lineno}: {error.msg}"
+    except (MemoryError, RecursionError):
+        return source, f"{label} is too deeply nested for Python to parse (an expression nested hundreds of levels)"
+    except ValueError as error:  # e.g. null bytes, on Pythons that report them so
+        return source, f"{label} cannot be parsed: {error}"
+    forbidden = forbidden_imports(source, tree)
+    if forbidden:
+        return source, (f"{label} imports {', '.join(forbidden)}; only NumPy and the "
+                        f"Python standard library may be imported")
+    return source, None
+
+
+def _declared_encoding(data: bytes) -> str | None:
+    """The encoding a coding line of ``data`` declares (as ``tokenize`` names it), or None."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        return None
+    return encoding
+
+
 def read_submission(submission_dir: Path) -> Submission:
-    """Collect and check ``submission_dir/mytorch/*.py``.
+    """Collect and check ``submission_dir/mytorch/*.py``; never raises.
 
     Args:
         submission_dir: the student's submitted assignment folder.
@@ -91,41 +149,41 @@ def read_submission(submission_dir: Path) -> Submission:
         The files to grade and, per file, why it cannot be graded.
     """
     result = Submission()
-    package = submission_dir / "mytorch"
-    if package.is_symlink() or not package.is_dir():
-        result.missing = "the submission has no mytorch/ folder: nothing to grade"
+    package = read_package(submission_dir)
+    if package.missing:
+        result.missing = package.missing
         return result
-    candidates = sorted(p for p in package.iterdir() if p.suffix == ".py")
-    for path in candidates[:MAX_FILES]:
-        name = path.name
-        if path.is_symlink() or not path.is_file():
-            result.problems[name] = f"mytorch/{name} is not a regular file"
-            continue
-        if not path.stem.isidentifier():
-            continue
-        if path.stat().st_size > MAX_FILE_BYTES:
-            result.problems[name] = f"mytorch/{name} is larger than {MAX_FILE_BYTES // 1024} KiB"
-            continue
+    result.problems.update(package.problems)
+    for name, data in package.files.items():
         try:
-            source = path.read_text(encoding="utf-8")
-            tree = ast.parse(source, filename=f"mytorch/{name}")
-        except UnicodeDecodeError:
-            result.problems[name] = f"mytorch/{name} is not UTF-8 text"
-            continue
-        except SyntaxError as error:
-            result.problems[name] = f"mytorch/{name} has a syntax error at line {error.lineno}: {error.msg}"
+            source, problem = source_text(name, data)
+        except Exception as error:  # noqa: BLE001 (one file must never stop everyone's grading)
+            source, problem = None, f"mytorch/{name} could not be checked ({type(error).__name__})"
+        if source is not None:
             result.files[name] = source
-            continue
-        forbidden = forbidden_imports(source, tree)
-        if forbidden:
-            result.problems[name] = (f"mytorch/{name} imports {', '.join(forbidden)}; only NumPy and the "
-                                     f"Python standard library may be imported")
-        result.files[name] = source
+        if problem:
+            result.problems[name] = problem
     return result
 
 
+def source_bytes(source: str) -> bytes:
+    """``source`` encoded as its coding line declares (UTF-8 if none), so Python reads back exactly ``source``.
+
+    ``source_text`` took off any byte-order mark, so UTF-8 without one is what it imports as.
+    """
+    try:
+        encoding = _declared_encoding(source.encode("utf-8")) or "utf-8"
+        return source.encode("utf-8" if encoding == "utf-8-sig" else encoding)
+    except (LookupError, UnicodeError):
+        return source.encode("utf-8", "backslashreplace")
+
+
 def write_package(submission: Submission, destination: Path) -> None:
-    """Write the files to grade into ``destination/mytorch`` (world-readable, for the sandbox user)."""
+    """Write the files to grade into ``destination/mytorch`` (world-readable, for the sandbox user).
+
+    Each file is written in the encoding it declares, so that the sandbox imports the
+    same text the grader checked.
+    """
     package = destination / "mytorch"
     if package.exists():
         shutil.rmtree(package)
@@ -134,5 +192,5 @@ def write_package(submission: Submission, destination: Path) -> None:
     package.chmod(0o755)
     for name, source in {**submission.files, "__init__.py": PACKAGE_INIT}.items():
         path = package / name
-        path.write_text(source, encoding="utf-8")
+        path.write_bytes(source_bytes(source))
         path.chmod(0o644)

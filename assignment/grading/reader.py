@@ -10,6 +10,13 @@ for the student. It then makes the notebook's nbgrader cells agree with the
 gradebook (``reconciled``): stock nbgrader stops grading a student whose graded
 cell changed its flags ("Inconsistent checksums") or lost a neighbour it needs
 to put a deleted cell back. The submitted file itself is never modified.
+
+It is also where autograde takes in the rest of a submission (``intake.take_in``,
+once per student, on the first notebook read from ``submitted/``): nbgrader
+offers no hook there that knows the student and the course folders (its
+``pre_convert_hook`` is called with the command line's student pattern, and its
+failures are logged and ignored), while the exporter is made by the converter
+itself (``parent``) and told each notebook's student and assignment.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from nbconvert.exporters import NotebookExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
+
+from assignment.grading.intake import take_in
+from assignment.grading.safe_files import RefusedFile, read_file
+from assignment.grading.text import has_surrogates, markdown_literal, utf8_safe, utf8_safe_json
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 SCHEMA_VERSION = 3
@@ -118,7 +129,12 @@ def reconciled(nb, db_url: str, notebook: str, assignment: str) -> tuple[object,
 
 
 class TolerantNotebookExporter(NotebookExporter):
-    """A NotebookExporter that replaces an unreadable notebook by the released one."""
+    """A NotebookExporter that replaces an unreadable notebook by the released one, takes in the
+    rest of each submission safely (``intake.take_in``) and writes only what UTF-8 can encode."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._taken_in: set[tuple[str, str]] = set()  # (student, assignment) already taken in by this run
 
     def from_filename(self, filename, resources=None, **kw):
         resources = resources if resources is not None else {}
@@ -127,21 +143,26 @@ class TolerantNotebookExporter(NotebookExporter):
         resources["metadata"]["name"] = os.path.splitext(basename)[0]
         resources["metadata"]["path"] = path
         try:
-            if os.path.islink(filename):  # it could point at another student's notebook, or the source's
-                raise ValueError("the notebook is a symbolic link, not a file")
-            if os.path.getsize(filename) > MAX_NOTEBOOK_BYTES:
-                raise ValueError(f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
-            nb = nbformat.read(filename, as_version=4)
+            # Never through a link (it could point at another student's notebook, or the source's),
+            # never a pipe or device (opening one can block the whole run), never too large.
+            data = read_file(filename, MAX_NOTEBOOK_BYTES)
+            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
             nbformat.validate(nb)
+            nb = _encodable(nb)
             problem = None
         except Exception as error:
-            problem = f"{type(error).__name__}: {str(error)[:300]}"
+            problem = f"{basename} {error}" if isinstance(error, RefusedFile) else f"{type(error).__name__}: {error}"
+            problem = utf8_safe(problem)[:300]
             nb = self._released(resources, basename)
             self.log.warning("%s could not be read (%s); grading with the released notebook in its place",
                              filename, problem)
             nb.cells.insert(0, new_markdown_cell(
-                f"**Your notebook `{basename}` could not be read** ({problem}). Your tests were "
-                "graded all the same, on your `mytorch/*.py`; the cells below are the released notebook's."))
+                f"**Your notebook {markdown_literal(basename)} could not be read** ({markdown_literal(problem)}). "
+                "Your tests were graded all the same, on your `mytorch/*.py`; the cells below are the released "
+                "notebook's."))
+        notice = self._take_in_once(filename, resources)
+        if notice:
+            nb.cells.insert(0, new_markdown_cell(notice))
         nb, dropped = normalized(nb)
         if dropped:
             self.log.warning("%s: dropped %d cells' malformed nbgrader metadata", filename, len(dropped))
@@ -152,11 +173,56 @@ class TolerantNotebookExporter(NotebookExporter):
                 self.log.warning("%s: %s", filename, change)
         return self.from_notebook_node(nb, resources=resources, **kw)
 
+    def from_notebook_node(self, nb, resources=None, **kw):
+        # The one place every autograded notebook is written: student text (exception messages in
+        # the verdicts, file names in notices) may hold lone surrogates, which UTF-8 cannot encode.
+        output, resources = super().from_notebook_node(nb, resources=resources, **kw)
+        return utf8_safe_json(output), resources
+
+    def _coursedir(self) -> CourseDirectory:
+        return getattr(self.parent, "coursedir", None) or CourseDirectory(parent=self)
+
+    def _take_in_once(self, filename: str, resources) -> str | None:
+        """On the first notebook of each submission read from ``submitted/``: copy what grading and
+        feedback need into ``autograded/`` (nbgrader itself copies nothing from ``submitted/``, see
+        ``nbgrader_config.py``); return the notice to show the student, if any."""
+        info = resources.get("nbgrader", {})
+        if not {"student", "assignment"} <= set(info):
+            return None
+        coursedir = self._coursedir()
+        submission = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
+        key = (info["student"], info["assignment"])
+        if key in self._taken_in or os.path.dirname(os.path.abspath(filename)) != os.path.abspath(submission):
+            return None
+        self._taken_in.add(key)
+        destination = coursedir.format_path(coursedir.autograded_directory, info["student"], info["assignment"])
+        release = Path(coursedir.format_path(coursedir.release_directory, ".", info["assignment"]))
+        try:
+            handout = {p.name for p in release.iterdir()} if release.is_dir() else set()
+            quiet = [pattern for pattern in coursedir.ignore if os.sep not in pattern]
+            intake = take_in(Path(submission), Path(destination), handout=handout, quiet=quiet)
+        except Exception as error:  # noqa: BLE001 (grading reads the submission itself; the copy is for people)
+            self.log.error("%s: could not copy the submission's files into %s: %s", submission, destination,
+                           utf8_safe(repr(error)))
+            return None
+        log = self.log.warning if intake.left_out else self.log.info
+        log("%s: %s", submission, intake.summary())
+        return intake.notice()
+
     def _released(self, resources, basename: str):
         info = resources.get("nbgrader", {})
-        coursedir = CourseDirectory(parent=self)
+        coursedir = self._coursedir()
         release = Path(coursedir.format_path(coursedir.release_directory, ".", info.get("assignment", "")))
         try:
             return nbformat.read(str(release / basename), as_version=4)
         except Exception:
             return new_notebook()
+
+
+def _encodable(nb):
+    """``nb`` with every lone surrogate in its strings (a ``\\ud800`` escape in the JSON) made visible
+    text: nbgrader checksums cell sources as UTF-8, and writes the notebook so."""
+    written = nbformat.writes(nb)
+    if not has_surrogates(written):
+        return nb
+    return nbformat.reads(utf8_safe_json(written), as_version=4)
