@@ -132,10 +132,12 @@ CASES = [
     # A forged report is judged like any answer: its made-up values are wrong, and an accuracy
     # claimed by the sandbox counts for nothing (the grader scores predictions itself).
     hs.Case("forged_report_in_method", hs.forged_report_in_method, Z("linear_forward", "training_accuracy"),
-            {"linear_forward": "expected shape", "training_accuracy": "test accuracy"},
+            {"linear_forward": "the report of this test is malformed",
+             "training_accuracy": "the report of this test is malformed"},
             "Linear.forward writes a report claiming success, then os._exit(0)"),
     hs.Case("forged_report_at_import", hs.forged_report_at_import, ALL_ZERO,
-            {"linear_forward": "expected shape", "training_accuracy": "10.0% test accuracy"},
+            {"linear_forward": "the report of this test is malformed",
+             "training_accuracy": "the report of this test is malformed"},
             "nn.py writes a report claiming success (accuracy 1.0 included) at import, then os._exit(0)"),
     hs.Case("empty_report_at_import", hs.empty_report_at_import, ALL_ZERO,
             {"linear_forward": "ended the grading process"}, "nn.py empties its report at import, then os._exit(0)"),
@@ -143,7 +145,7 @@ CASES = [
             {"linear_forward": "differs from the expected values"},
             "Linear.forward returns the expected answer found in its caller's frames"),
     hs.Case("fake_accuracy", hs.fake_accuracy, Z("sgd_step", "training_accuracy"),
-            {"training_accuracy": "0.0% test accuracy"},
+            {"training_accuracy": "8.4% test accuracy"},
             "nn.py rigs the training check's accuracy at import; SGD.step does nothing"),
     hs.Case("isolation", _isolation, Z(), {},
             "reads/writes/deletes course files, gradebook, other students, network, kills a host process"),

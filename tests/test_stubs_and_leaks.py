@@ -353,3 +353,37 @@ def test_generate_assignment_fails_on_a_leak_in_a_visible_source_cell(tmp_path, 
     assert result.returncode != 0, output[-3000:]
     assert "would leak" in output and "01_forward.ipynb (being released)" in output
     assert not (course / "release" / ASSIGNMENT / "01_forward.ipynb").exists(), "nbgrader removes a failed release"
+
+
+# ---------------------------------------------------------------------------
+# The Sequential stand-ins (in the course package students install)
+# ---------------------------------------------------------------------------
+
+
+def test_the_sequential_stand_ins_reveal_no_layer_formula():
+    """The stand-ins the Sequential tests plug in compute seeded maps that are neither a Linear
+    (affine) nor a ReLU, and their backward is not the derivative of their forward: running or
+    reading them teaches none of Linear's or ReLU's forward or backward."""
+    import numpy as np
+
+    from assignment.questions._standins import network
+
+    net = network({"layers": ["Linear(3, 3)", "ReLU()", "Linear(3, 2)"], "sizes": [3, 3, 3, 2], "seed": 5}, rows=4)
+    rng = np.random.default_rng(0)
+    for index in range(3):
+        n_in, n_out = net.sizes[index], net.sizes[index + 1]
+        x1, x2 = rng.normal(size=(4, n_in)), rng.normal(size=(4, n_in))
+        forward = lambda x: net.forward_map(index, x)  # noqa: E731
+        # Not affine: an affine map f has f(x1 + x2) + f(0) == f(x1) + f(x2).
+        assert not np.allclose(forward(x1 + x2) + forward(0 * x1), forward(x1) + forward(x2))
+        if n_in == n_out:
+            assert not np.allclose(forward(x1), np.maximum(x1, 0))
+        # Not the backward of its forward: the true one is the forward's Jacobian, transposed, times g.
+        g = rng.normal(size=(4, n_out))
+        eps, true_backward = 1e-6, np.zeros((4, n_in))
+        for j in range(n_in):
+            step = np.zeros_like(x1)
+            step[:, j] = eps
+            true_backward[:, j] = ((forward(x1 + step) - forward(x1 - step)) / (2 * eps) * g).sum(axis=1)
+        assert not np.allclose(net.backward_map(index, g), true_backward, atol=1e-3)
+        assert not np.allclose(net.backward_map(index, g), g @ np.eye(n_out, n_in), atol=1e-3)
