@@ -92,10 +92,17 @@ class Item:
 
 @dataclass
 class Progress:
-    """The progress table: the nine questions, then the training check."""
+    """The progress table: the nine questions, then the training check.
+
+    Fields:
+        items: the nine questions in order, then the training check.
+        seconds: how long the whole check took.
+        training_seconds: how much of it training took (0 when it did not train).
+    """
 
     items: list[Item] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole check
+    training_seconds: float = 0.0  # of which the training check (0 when it did not train)
 
     def counts(self) -> dict[str, int]:
         """How many items are in each state."""
@@ -261,7 +268,8 @@ def _modules() -> tuple[dict[str, ModuleType | None], dict[str, str]]:
                 modules[name] = importlib.import_module(f"mytorch.{name}")
         except BaseException as error:  # a syntax error must read as one line, not end the cell
             modules[name] = None
-            errors[name] = f"mytorch/{name}.py cannot be imported: {type(error).__name__}: {error}"
+            # Not "mytorch/nn.py": importing either module runs mytorch/__init__.py, which imports both.
+            errors[name] = f"mytorch cannot be imported: {type(error).__name__}: {error}"
     return modules, errors
 
 
@@ -370,9 +378,11 @@ def summary(folder: str | Path | None = None, *, question_limit: float = QUESTIO
     progress = Progress()
     for key in KEYS:
         progress.items.append(_question_item(key, cases[key], modules, import_errors, question_limit))
+    questions_done = time.perf_counter()
     progress.items.append(_training_item(cases[TRAINING_ID], modules, import_errors, training_limit,
                                          list(progress.items)))
     progress.seconds = time.perf_counter() - start
+    progress.training_seconds = time.perf_counter() - questions_done
     return progress
 
 
