@@ -58,7 +58,8 @@ def _autograde(args: argparse.Namespace) -> int:
     """Grade every submitted student in parallel (see assignment.parallel)."""
     from assignment.parallel import autograde
 
-    return autograde(Path(args.course).resolve(), args.assignment, args.jobs, args.student or None)
+    return autograde(Path(args.course).resolve(), args.assignment, args.jobs, args.student or None,
+                     scheduler=args.scheduler)
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -108,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--course", default=".", help="the course root (default: the current folder)")
+    p.add_argument("--scheduler", default=None,
+                   help="run the sandboxes on the Dask cluster of this scheduler (tcp://HOST:PORT or tls://...); "
+                        "default: c.ParallelAutograde.scheduler, else local threads")
     p.set_defaults(run=_autograde)
 
     p = commands.add_parser("lab", help="open the release notebooks in JupyterLab as a student")

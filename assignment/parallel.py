@@ -20,6 +20,10 @@ writer; a locked database makes nbgrader abort); with a server database
 (PostgreSQL) up to ``--jobs`` writers run at once, each on different
 students (see ``writers_for``).
 
+With ``--scheduler tcp://HOST:PORT`` (or ``c.ParallelAutograde.scheduler``)
+the sandbox phase runs on the workers of a Dask cluster instead of local
+threads (``assignment.distributed``); the writing stays here.
+
 So the scores are exactly the serial scores, each grade lands in the gradebook
 once (only nbgrader writes it, and each student is given to one writer), a
 verdict that could not be computed in parallel is computed by the writer
@@ -32,7 +36,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
+import queue
 import re
 import shutil
 import subprocess
@@ -47,6 +53,8 @@ from typing import Callable
 
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
+from traitlets import Unicode
+from traitlets.config import Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
 from assignment.grading.grader import VerdictCache, grade_submission
@@ -60,27 +68,24 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 VERDICT_CODE = ("__init__.py", "checks.py", "training.py", "training_check.py", "data/*",
                 "grading/**/*.py", "questions/**/*.py")
 # Grades are written in at most MAX_CHUNKS nbgrader runs of at least MIN_CHUNK students
-# each (and the rest at the end): each run costs an nbgrader start-up (about 3 CPU
-# seconds, 2 to 3 students' worth of writing), so that small chunks would cost more
-# CPU than their overlap with the sandboxes saves.
-MAX_CHUNKS = 4
-MIN_CHUNK = 8
+# each (and the rest at the end), all in one long-lived writer process per writer
+# (``assignment.writer``): a run costs no process start, only nbgrader's set-up of the
+# run (about half a CPU second), so chunks can be small enough that little writing is
+# left when the sandboxes finish.
+MAX_CHUNKS = 8
+MIN_CHUNK = 4
 # read_submission parses the student's files with ast.parse, which two threads must not run
 # at once on CPython 3.11 (seen here on 3.11.7: "SystemError: AST constructor recursion
 # depth mismatch"; python/cpython#106905).
 _PARSE_LOCK = threading.Lock()
 
-# An nbgrader process that imports nbgrader first (about 3 s) and then waits for
-# its command line on stdin: the stock ``nbgrader`` entry point, started early.
-WRITER = """\
-import json, sys
-from nbgrader.apps.nbgraderapp import main
-line = sys.stdin.readline()
-if not line.strip():
-    sys.exit(0)
-sys.argv = ["nbgrader", *json.loads(line)]
-sys.exit(main())
-"""
+
+
+class ParallelAutograde(Configurable):
+    """Settings of ``python -m assignment autograde``, read from ``nbgrader_config.py``."""
+
+    scheduler = Unicode("", help="Address of a Dask scheduler (tcp://HOST:PORT or tls://...) whose workers run "
+                                 "the sandboxes; empty: local threads (--jobs).").tag(config=True)
 
 
 def load_coursedir(course: Path) -> CourseDirectory:
@@ -228,43 +233,101 @@ def precompute(course: Path, assignment: str, students: list[str], jobs: int, ca
     return result
 
 
+@dataclass(eq=False)
+class Batch:
+    """One ``nbgrader autograde`` run of a writer, on some students.
+
+    Fields:
+        students: whom it writes.
+        log_path: its output.
+        returncode: nbgrader's exit code, None while it runs.
+        seconds: how long it took.
+    """
+
+    students: list[str]
+    log_path: Path
+    returncode: int | None = None
+    seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+
 class Writer:
-    """One stock ``nbgrader autograde`` process, started early, told later which students to write."""
+    """One long-lived ``assignment.writer`` process: nbgrader imported once (while the
+    sandboxes work), then batches of students written one after another, each by the
+    stock ``nbgrader autograde`` run in that process."""
 
     def __init__(self, course: Path, log: Path) -> None:
         from assignment.demo import nbgrader_env
 
         self.log_path = log
         self.log = open(log, "w", encoding="utf-8")
-        self.process = subprocess.Popen([sys.executable, "-c", WRITER], cwd=course, env=nbgrader_env(),
-                                        stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT,
-                                        text=True)
-        self.students: list[str] = []
-        self.started = 0.0
-        self.seconds = 0.0
+        answers, answer_fd = os.pipe()
+        self.process = subprocess.Popen([sys.executable, "-m", "assignment.writer", str(answer_fd)], cwd=course,
+                                        env=nbgrader_env(), stdin=subprocess.PIPE, stdout=self.log,
+                                        stderr=subprocess.STDOUT, text=True, pass_fds=(answer_fd,))
+        os.close(answer_fd)
+        self._answers: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, args=(os.fdopen(answers, encoding="utf-8"),), daemon=True).start()
+        self.batch: Batch | None = None
+        self.batches: list[Batch] = []
 
-    def start(self, args: list[str], students: list[str]) -> None:
-        self.students = students
-        self.started = time.perf_counter()
-        self.process.stdin.write(json.dumps(args) + "\n")
-        self.process.stdin.close()
+    def _read(self, stream) -> None:
+        with stream:
+            for line in stream:
+                self._answers.put(line)
+        self._answers.put(None)  # the process is gone
 
-    def poll(self) -> int | None:
-        code = self.process.poll()
-        if code is not None and not self.seconds:
-            self.seconds = time.perf_counter() - self.started
-        return code
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def start(self, args: list[str], students: list[str], log: Path) -> Batch:
+        """Give this (idle) writer a batch: ``nbgrader ARGS`` on ``students``, its output in ``log``."""
+        self.batch = Batch(students, log)
+        self.batches.append(self.batch)
+        try:
+            self.process.stdin.write(json.dumps({"args": args, "log": str(log)}) + "\n")
+            self.process.stdin.flush()
+        except OSError:  # the process died: poll() reports the batch as failed
+            pass
+        return self.batch
+
+    def poll(self) -> Batch | None:
+        """The running batch, if it has just finished (its returncode set), else None."""
+        batch = self.batch
+        if batch is None:
+            return None
+        try:
+            line = self._answers.get_nowait()
+        except queue.Empty:
+            return None
+        if line is None:  # the writer died in the middle of the batch
+            code = self.process.wait()
+            batch.returncode = code if code else 1
+        else:
+            try:
+                batch.returncode = int(json.loads(line)["exit"])
+            except (ValueError, KeyError, TypeError):
+                batch.returncode = 1
+        if not batch.log_path.exists():
+            batch.log_path.write_text("", encoding="utf-8")
+        batch.seconds = time.perf_counter() - batch.started
+        self.batch = None
+        return batch
 
     def close(self) -> None:
-        if self.process.poll() is None and not self.students:
-            self.process.stdin.close()  # an unused spare: it exits without running anything
+        """End the process (after its batch, if one runs)."""
+        try:
+            self.process.stdin.write("\n")
+            self.process.stdin.close()
+        except OSError:
+            pass
         self.process.wait()
-        self.poll()
         self.log.close()
 
 
 def autograde(course: Path, assignment: str, jobs: int, students: list[str] | None = None,
-              writers: int | None = None) -> int:
+              writers: int | None = None, scheduler: str | None = None) -> int:
     """Grade ``assignment`` for every submitted student (or ``students``); return nbgrader's exit code.
 
     Args:
@@ -273,6 +336,8 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         jobs: submissions graded in the sandboxes at once.
         students: only these students (the others' grades are left as they are).
         writers: nbgrader processes writing grades at once (default: ``writers_for``).
+        scheduler: a Dask scheduler's address: its workers run the sandboxes (default:
+            ``c.ParallelAutograde.scheduler``; empty: local threads, ``jobs`` at a time).
     """
     why_not = bwrap_available()
     if why_not:
@@ -289,6 +354,17 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         print(f"no submissions of {assignment!r} to grade in {course / 'submitted'}", file=sys.stderr)
         return 2
     limits, training_limits = limits_from(coursedir.config)
+    if scheduler is None:
+        scheduler = ParallelAutograde(config=coursedir.config).scheduler
+    client = None
+    if scheduler:
+        from assignment.distributed import ClusterUnavailable, connect, precompute_on_cluster
+
+        try:
+            client = connect(scheduler)
+        except ClusterUnavailable as error:
+            print(f"cannot grade on the cluster: {error}", file=sys.stderr)
+            return 2
     cache_dir = cache_folder(course, assignment)
     cache = VerdictCache(cache_dir)
     max_writers = writers or writers_for(coursedir.db_url, jobs)
@@ -311,53 +387,68 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
 
     base_args = ["autograde", assignment, "--force", f"--GradeInSandbox.cache_dir={cache_dir}"]
     min_chunk = max(MIN_CHUNK, math.ceil(len(chosen) / MAX_CHUNKS))
-    running: list[Writer] = []
-    done_writers: list[Writer] = []
-    spare: list[Writer] = []
+    pool: list[Writer] = []
+    done_batches: list[Batch] = []
     counter = [0]
 
     def new_writer() -> Writer:
         counter[0] += 1
-        return Writer(course, log_dir / f"autograde-{counter[0]}.log")
+        writer = Writer(course, log_dir / f"writer-{counter[0]}.log")
+        pool.append(writer)
+        return writer
 
-    def launch(batch: list[str]) -> None:
-        writer = spare.pop() if spare else new_writer()
+    def idle_writers(wanted: int) -> list[Writer]:
+        """Up to ``wanted`` idle writers, started if fewer than ``max_writers`` are alive."""
+        found = [w for w in pool if w.batch is None and w.alive][:wanted]
+        while len(found) < wanted and sum(w.alive for w in pool) < max_writers:
+            found.append(new_writer())
+        return found
+
+    def running() -> list[Batch]:
+        return [w.batch for w in pool if w.batch is not None]
+
+    def launch(writer: Writer, batch: list[str]) -> None:
         others = sorted(set(available) - set(batch))
         args = list(base_args)
         if others:
             args.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
-        writer.start(args, batch)
-        running.append(writer)
+        counter[0] += 1
+        writer.start(args, batch, log_dir / f"autograde-{counter[0]}.log")
 
     def step(final: bool) -> None:
-        """Reap finished writers; start one on the ready students if there is room and enough of them."""
-        for writer in list(running):
-            if writer.poll() is not None:
-                running.remove(writer)
-                done_writers.append(writer)
-        while len(running) < max_writers:
+        """Reap finished batches; give the ready students to idle writers if there are enough of them."""
+        for writer in pool:
+            finished_batch = writer.poll()
+            if finished_batch is not None:
+                done_batches.append(finished_batch)
+        while True:
             with lock:
                 batch = sorted(ready) + (sorted(left_to_writer) if final else [])
                 if not batch or (not final and len(batch) < min_chunk):
                     break
+            # At the end, the rest is shared among the free writers (one, with SQLite).
+            free = idle_writers(min(max_writers, len(batch)) if final else 1)
+            if not free:
+                break
+            with lock:
                 ready.clear()
                 if final:
                     left_to_writer.clear()
-            # At the end, the rest is shared among the free writers (one, with SQLite).
-            parts = min(max_writers - len(running), len(batch)) if final else 1
-            for part in range(parts):
-                launch(batch[part::parts])
-        assigned = sum(len(w.students) for w in running + done_writers)
-        if not spare and assigned < len(chosen):
-            spare.append(new_writer())  # it imports nbgrader while the sandboxes run
+            for part, writer in enumerate(free):
+                launch(writer, batch[part::len(free)])
 
-    spare.append(new_writer())
+    new_writer()  # it imports nbgrader while the sandboxes run
     phase: dict[str, Precomputed] = {}
 
     def run_precompute() -> None:
         try:
-            phase["result"] = precompute(course, assignment, chosen, jobs, cache, limits, training_limits,
-                                         tests, on_done=on_done)
+            if client is not None:
+                phase["result"] = precompute_on_cluster(course, assignment, chosen, scheduler, cache, limits,
+                                                        training_limits, tests, grading_code_digest(),
+                                                        on_done=on_done, client=client)
+            else:
+                phase["result"] = precompute(course, assignment, chosen, jobs, cache, limits, training_limits,
+                                             tests, on_done=on_done)
         except BaseException as error:  # the writers grade whoever is left
             print(f"warning: the sandbox phase stopped ({type(error).__name__}: {error}); "
                   f"nbgrader autograde grades the students it did not finish", file=sys.stderr)
@@ -372,47 +463,53 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         wake.clear()
         step(final=False)
     thread.join()
+    if client is not None:
+        client.close()
     sandbox_seconds = time.perf_counter() - started
     if "result" not in phase:  # precompute itself broke: the writers grade everyone
         with lock:
-            left_to_writer[:] = sorted(set(chosen) - set(ready) - {s for w in running + done_writers
-                                                                    for s in w.students})
+            given = {s for w in pool for b in w.batches for s in b.students}
+            left_to_writer[:] = sorted(set(chosen) - set(ready) - given)
     while True:
         step(final=True)
         with lock:
-            if not ready and not left_to_writer and not running:
+            if not ready and not left_to_writer and not running():
                 break
         time.sleep(0.1)
-    for writer in spare:
-        writer.close()
-    for writer in done_writers:
+    for writer in pool:
         writer.close()
     total = time.perf_counter() - started
 
-    failed = [w for w in done_writers if w.process.returncode != 0]
-    logs = {writer: writer.log_path.read_text(encoding="utf-8", errors="replace") for writer in done_writers}
+    failed = [w for w in done_batches if w.returncode != 0]
+    logs = {writer: writer.log_path.read_text(encoding="utf-8", errors="replace") for writer in done_batches}
     not_graded = ungraded_students(coursedir, assignment, logs, since=started_wall)
     with open(log_dir / "autograde.log", "w", encoding="utf-8") as combined:
-        for writer in done_writers:
+        for writer in done_batches:
             combined.write(f"=== nbgrader {' '.join(base_args)} for {len(writer.students)} students "
-                           f"(exit {writer.process.returncode}, {writer.seconds:.1f} s): "
+                           f"(exit {writer.returncode}, {writer.seconds:.1f} s): "
                            f"{', '.join(writer.students)}\n")
             combined.write(logs[writer])
             writer.log_path.unlink()
-    for path in log_dir.glob("autograde-*.log"):  # unused spares
+        for process in pool:  # what a writer process printed outside its batches (a crash, say)
+            stray = process.log_path.read_text(encoding="utf-8", errors="replace")
+            if stray.strip():
+                combined.write(f"=== writer process {process.log_path.name} (exit {process.process.returncode})\n"
+                               + stray)
+            process.log_path.unlink()
+    for path in log_dir.glob("autograde-*.log"):  # batches that never started
         path.unlink()
     result = phase.get("result", Precomputed())
     if result.seconds:
         slowest = sorted(result.seconds.items(), key=lambda item: -item[1])[:3]
         print("slowest in the sandboxes: " + ", ".join(f"{s} {t:.1f} s" for s, t in slowest))
     for writer in failed:
-        print(f"nbgrader autograde failed (exit {writer.process.returncode}) for: {', '.join(writer.students)}; "
+        print(f"nbgrader autograde failed (exit {writer.returncode}) for: {', '.join(writer.students)}; "
               f"see {log_dir / 'autograde.log'}", file=sys.stderr, flush=True)
     tail = total - sandbox_seconds
     graded = len(chosen) - len(not_graded)
     count = f"{len(chosen)}" if not not_graded else f"{graded} of {len(chosen)}"
     print(f"graded {count} submissions in {total:.1f} s: {sandbox_seconds:.1f} s in sandboxes "
-          f"({jobs} at a time), grades written by {len(done_writers)} nbgrader autograde run(s) "
+          f"({f'on the Dask cluster at {scheduler}' if client is not None else f'{jobs} at a time'}), grades written by {len(done_batches)} nbgrader autograde run(s) "
           f"({max_writers} at a time), {tail:.1f} s writing after the sandboxes", flush=True)
     if not_graded:
         # The last line says what went wrong, so that a glance at the end of the output is enough.
@@ -420,7 +517,7 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         print(f"FAILED: {len(not_graded)} of {len(chosen)} submissions not graded: {named}; "
               f"see {log_dir / 'autograde.log'}", flush=True)
     if failed:
-        return failed[0].process.returncode
+        return failed[0].returncode
     return 1 if not_graded else 0
 
 
@@ -428,7 +525,7 @@ _ERROR_FOR_STUDENT = re.compile(r"There was an error processing assignment '[^']
 _LOG_LEVEL = re.compile(r"^\[[^\]|]*\|\s*(ERROR|CRITICAL)\]\s*(.*)$")
 
 
-def ungraded_students(coursedir: CourseDirectory, assignment: str, logs: dict[Writer, str],
+def ungraded_students(coursedir: CourseDirectory, assignment: str, logs: dict[Batch, str],
                       since: float) -> dict[str, str]:
     """The students the writers were given but did not grade in this run, each with why.
 
@@ -441,7 +538,7 @@ def ungraded_students(coursedir: CourseDirectory, assignment: str, logs: dict[Wr
     Args:
         coursedir: the course (where the autograded folders are).
         assignment: the assignment name.
-        logs: each writer and the text of its log.
+        logs: each writer's batch and the text of its log.
         since: the run's start (``time.time()``); older autograded folders are a previous run's.
 
     Returns:
@@ -465,8 +562,8 @@ def ungraded_students(coursedir: CourseDirectory, assignment: str, logs: dict[Wr
                 reasons[student] = "nbgrader autograde raised an error while grading it"
             elif not any(submitted.glob("*.ipynb")):
                 reasons[student] = "no notebooks in the submission: nbgrader skipped it"
-            elif writer.process.returncode:
-                reasons[student] = f"nbgrader autograde stopped (exit {writer.process.returncode})" + (
+            elif writer.returncode:
+                reasons[student] = f"nbgrader autograde stopped (exit {writer.returncode})" + (
                     f": {last_error[:200]}" if last_error else "")
             else:
                 reasons[student] = "nbgrader autograde wrote no autograded notebooks for it"
