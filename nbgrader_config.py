@@ -86,3 +86,9 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.ClearHiddenTests.enforce_metadata = False
+
+# Grades for an LMS (README, "Grades to Canvas or Moodle"), written at the course root by
+#   nbgrader export --exporter=assignment.lms_export.CanvasExportPlugin   (or MoodleExportPlugin)
+# c.CanvasExportPlugin.roster = os.path.join(COURSE_ROOT, "roster.csv")  # e.g. Canvas's gradebook export
+# c.CanvasExportPlugin.assignment_ids = {"mlp": 1234}  # Canvas's id of the assignment
+# c.MoodleExportPlugin.identifier = "email"  # or "username", "idnumber"

@@ -53,7 +53,7 @@ MIN_FREE_GIB = 2.0  # autograded notebooks and feedback: a few MB per student an
 # sandbox starts Python and NumPy in about half a second on a busy machine) or the grader
 # hours (too long: an endless loop waits out every one of its tests).
 TIMEOUT_RANGE = (2.0, 300.0)
-TRAINING_TIMEOUT_RANGE = (10.0, 1800.0)
+TRAINING_TIMEOUT_RANGE = (6.0, 1800.0)
 MIN_MEMORY_MIB = 512  # NumPy and the digits need about 200 MiB of address space; training more
 STUDENT_FOLDERS = ("submitted", "autograded", "feedback")
 
@@ -572,17 +572,27 @@ def diagnose(course: Path, python: str | None = None, min_free_gib: float = MIN_
         findings.append(Finding(WARN, "config", f"c.CourseDirectory.root is {configured_root}, not {course}: "
                                                 "nbgrader grades there; the checks below are of the latter"))
     coursedir.root = str(course)
-    findings += sandbox_findings(config)
-    findings += permission_findings(course, coursedir.db_url, bool(coursedir.groupshared))
-    findings += exchange_findings(config, coursedir.course_id)
-    findings += package_findings(course, python or sys.executable)
-    findings += gradebook_findings(coursedir.db_url, coursedir.course_id)
-    findings += limit_findings(config)
-    findings += disk_findings(course, min_free_gib)
+    checks = [
+        ("sandbox", lambda: sandbox_findings(config)),
+        ("permissions", lambda: permission_findings(course, coursedir.db_url, bool(coursedir.groupshared))),
+        ("exchange", lambda: exchange_findings(config, coursedir.course_id)),
+        ("course package", lambda: package_findings(course, python or sys.executable)),
+        ("gradebook", lambda: gradebook_findings(coursedir.db_url, coursedir.course_id)),
+        ("limits", lambda: limit_findings(config)),
+        ("disk", lambda: disk_findings(course, min_free_gib)),
+    ]
+    for topic, check in checks:
+        try:
+            findings += check()
+        except Exception as error:  # a broken check (say, a half-installed package) is a finding, not a crash
+            reason = " ".join(str(error).split())[:300]
+            findings.append(Finding(FAIL, topic, f"the check itself failed ({type(error).__name__}: {reason}); "
+                                                 "the installation is incomplete"))
     return findings
 
 
 def summary(findings: Iterable[Finding]) -> str:
+    """The last line: how many checks, failures and warnings."""
     findings = list(findings)
     fails = sum(f.status == FAIL for f in findings)
     warns = sum(f.status == WARN for f in findings)
