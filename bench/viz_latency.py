@@ -56,16 +56,16 @@ def interactions(nn, optim) -> list[tuple[str, str, object, Callable[[], None]]]
         out.append((name, what, widget, action))
 
     w = viz.linear_forward(nn)
-    add("linear_forward", "Next entry", w, w.stepper.next_button.click)
+    add("linear_forward", "Next entry", w, (lambda w=w: w.stepper.press("next")))
     jump = _cycle([5, 2, 4, 0, 3, 1])
-    add("linear_forward", "slider jump", w, lambda w=w: setattr(w.stepper.slider, "value", jump()))
-    add("linear_forward", "Play tick", w, lambda w=w: setattr(w.stepper.play, "value", (w.stepper.play.value + 1) % 6))
+    add("linear_forward", "slider jump", w, lambda w=w: setattr(w.stepper.controls, "value", jump()))
+    add("linear_forward", "Play tick", w, lambda w=w: setattr(w.stepper.controls, "value", (w.stepper.controls.value + 1) % 6))
 
     w = viz.relu_forward(nn)
-    add("relu_forward", "Next entry", w, w.stepper.next_button.click)
+    add("relu_forward", "Next entry", w, (lambda w=w: w.stepper.press("next")))
 
     w = viz.sequential_forward(nn)
-    add("sequential_forward", "Next stage", w, w.stepper.next_button.click)
+    add("sequential_forward", "Next stage", w, (lambda w=w: w.stepper.press("next")))
     modes = _cycle(list(w.mode_buttons.options)[::-1])
     add("sequential_forward", "switch layers", w, lambda w=w: setattr(w.mode_buttons, "value", modes()))
 
@@ -73,23 +73,23 @@ def interactions(nn, optim) -> list[tuple[str, str, object, Callable[[], None]]]
     # a drag back and forth over the slider's range, 0.1 apart
     drag = _cycle([round(v, 1) for v in np.concatenate([np.arange(-4, 4, 0.1), np.arange(4, -4, -0.1)])])
     add("xeloss_forward", "logit slider drag", w, lambda w=w: setattr(w.logit_slider, "value", drag()))
-    add("xeloss_forward", "Next example", w, w.stepper.next_button.click)
+    add("xeloss_forward", "Next example", w, (lambda w=w: w.stepper.press("next")))
     classes = _cycle([0, 1, 2, 3])
     add("xeloss_forward", "change class", w, lambda w=w: setattr(w.class_select, "value", classes()))
 
     w = viz.xeloss_backward(nn)
-    add("xeloss_backward", "Next entry", w, w.stepper.next_button.click)
+    add("xeloss_backward", "Next entry", w, (lambda w=w: w.stepper.press("next")))
 
     w = viz.linear_backward(nn)
-    add("linear_backward", "Next entry", w, w.stepper.next_button.click)
+    add("linear_backward", "Next entry", w, (lambda w=w: w.stepper.press("next")))
     targets = _cycle(["bias", "input", "weight"])
     add("linear_backward", "switch W/b/X", w, lambda w=w: setattr(w.target, "value", targets()))
 
     w = viz.relu_backward(nn)
-    add("relu_backward", "Next entry", w, w.stepper.next_button.click)
+    add("relu_backward", "Next entry", w, (lambda w=w: w.stepper.press("next")))
 
     w = viz.sequential_backward(nn)
-    add("sequential_backward", "Next step", w, w.stepper.next_button.click)
+    add("sequential_backward", "Next step", w, (lambda w=w: w.stepper.press("next")))
     back_modes = _cycle(list(w.mode_buttons.options)[::-1])
     add("sequential_backward", "switch layers", w, lambda w=w: setattr(w.mode_buttons, "value", back_modes()))
 

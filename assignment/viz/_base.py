@@ -11,6 +11,7 @@ from typing import Any, Callable
 import ipywidgets as widgets
 
 from assignment.viz import _safe
+from assignment.viz._controls import Picture, Steps
 from assignment.viz._plots import LayeredFigure
 
 __all__ = ["Message", "Visualizer", "Stepper", "failed", "guarded", "level_of", "safely", "text_block"]
@@ -55,28 +56,48 @@ def _messages_html(messages: list[Message]) -> str:
 
 
 class Visualizer(widgets.VBox):
-    """The frame of a visualizer: heading, status box, figure image, controls.
+    """The frame of a visualizer: heading, status box, figure picture, controls.
 
     Fields read by tests:
         messages: the status lines (``Message``).
         status_text: the status lines as plain text.
         state: ``"ok"`` or the kind of the first problem (``"not_implemented"``,
             ``"error"``, ``"none"``, ``"shape"``, ``"nan"``, ``"mismatch"``, ...).
-        image: the ``ipywidgets.Image`` holding the rendered figure (PNG bytes).
+        image: the ``Picture`` holding the rendered figure (PNG bytes) and its alt text.
         render_ms: Python time of the last render, in milliseconds.
     """
 
     heading = ""
+    #: what the picture shows, in words (its alt text begins with it, then comes the verdict)
+    picture = ""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.header = widgets.HTML(
             f'<div style="font-size:15px;font-weight:600;margin:2px 0">{html.escape(self.heading)}</div>')
         self.status = widgets.HTML()
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+        self.image = Picture(layout=widgets.Layout(max_width="100%"))
         self.messages: list[Message] = []
         self.figure: LayeredFigure | None = None
         self.render_ms = 0.0
+
+    def verdict(self) -> str:
+        """The verdict in words: '✔ ...' or '✘ ...' from the status lines (never colour alone)."""
+        problems = [m for m in self.messages if m.level in ("error", "todo")]
+        if problems:
+            symbol = _STYLE[problems[0].level][0]
+            more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" \
+                if len(problems) > 1 else ""
+            return f"Verdict: {symbol} {problems[0].text}{more}"
+        done = [m for m in self.messages if m.level == "ok"]
+        if done:
+            return "Verdict: ✔ " + " ".join(m.text for m in done)
+        return "Verdict: " + (self.messages[0].text if self.messages else "nothing checked yet.")
+
+    def alt_text(self) -> str:
+        """The picture's alt text: what it shows, then the verdict."""
+        shows = (self.picture or self.heading).rstrip(".")
+        return f"{shows}. {self.verdict()}"
 
     # -- status -------------------------------------------------------
     def note(self, level: str, text: str, kind: str = _safe.OK) -> None:
@@ -96,6 +117,7 @@ class Visualizer(widgets.VBox):
 
     def show_messages(self) -> None:
         self.status.value = _messages_html(self.messages)
+        self.image.alt = self.alt_text()
 
     @property
     def status_text(self) -> str:
@@ -115,6 +137,7 @@ class Visualizer(widgets.VBox):
             return
         start = time.perf_counter()
         self.image.value = self.figure.png()
+        self.image.alt = self.alt_text()
         self.render_ms = (time.perf_counter() - start) * 1000
 
     def internal_error(self, error: BaseException) -> None:
@@ -149,11 +172,15 @@ def text_block(text: str, colour: str = "#ff7f0e") -> str:
 
 
 class Stepper(widgets.VBox):
-    """Play / Prev / Next / Reset buttons and a slider over ``count`` positions.
+    """Play / Stop / Repeat / Prev / Next / Reset buttons and a slider over ``count`` positions,
+    each with an accessible name (``_controls.Steps``).
 
     ``callback(position)`` is called whenever the position changes, and by
-    ``reset()`` even if it was already 0. The Play widget is linked to the
-    slider in the kernel, so driving either one moves the other.
+    ``reset()`` even if it was already 0.
+
+    Fields read by tests:
+        controls: the ``Steps`` widget; ``controls.press("next")`` is what pressing Next does.
+        count: the number of positions; value: the current one.
     """
 
     def __init__(self, count: int, callback: Callable[[int], None], *, description: str = "entry",
@@ -162,36 +189,28 @@ class Stepper(widgets.VBox):
         self.count = count
         self._callback = callback
         self._quiet = False
-        self.play = widgets.Play(value=0, min=0, max=count - 1, step=1, interval=interval, repeat=True,
-                                 description="Play", layout=widgets.Layout(width="auto"))
-        self.slider = widgets.IntSlider(value=0, min=0, max=count - 1, description=description,
-                                        continuous_update=True, layout=widgets.Layout(width="320px"))
-        self.prev_button = widgets.Button(description="◀ Prev", layout=widgets.Layout(width="auto"))
-        self.next_button = widgets.Button(description="Next ▶", layout=widgets.Layout(width="auto"))
-        self.reset_button = widgets.Button(description="Reset", layout=widgets.Layout(width="auto"))
-        self.link = widgets.link((self.play, "value"), (self.slider, "value"))
-        self.slider.observe(self._moved, names="value")
-        self.prev_button.on_click(lambda _: self.previous())
-        self.next_button.on_click(lambda _: self.next())
-        self.reset_button.on_click(lambda _: self.reset())
-        buttons = [self.play, self.prev_button, self.next_button, self.reset_button, self.slider]
-        super().__init__([widgets.HBox(buttons)])
+        self.controls = Steps(count=count, value=0, interval=int(interval), description=description)
+        self.controls.on_same = callback
+        self.controls.observe(self._moved, names="value")
+        super().__init__([self.controls])
 
     @property
     def value(self) -> int:
-        return int(self.slider.value)
+        return int(self.controls.value)
+
+    def press(self, button: str) -> None:
+        """Press one of the buttons ("play", "stop", "repeat", "prev", "next", "reset")."""
+        self.controls.press(button)
 
     def set_count(self, count: int) -> None:
         """Walk ``count`` positions from now on; go back to 0 (and call back once)."""
         count = max(int(count), 1)
-        self.play.playing = False
         self._quiet = True
         try:
-            self.slider.value = 0
-            self.play.value = 0
+            self.controls.playing = False
+            self.controls.value = 0
             self.count = count
-            self.slider.max = count - 1
-            self.play.max = count - 1
+            self.controls.count = count
         finally:
             self._quiet = False
         self._callback(0)
@@ -201,17 +220,13 @@ class Stepper(widgets.VBox):
             self._callback(int(change["new"]))
 
     def next(self) -> None:
-        self.slider.value = (self.slider.value + 1) % self.count
+        self.press("next")
 
     def previous(self) -> None:
-        self.slider.value = (self.slider.value - 1) % self.count
+        self.press("prev")
 
     def reset(self) -> None:
-        self.play.playing = False
-        if self.slider.value == 0:
-            self._callback(0)
-        else:
-            self.slider.value = 0
+        self.press("reset")
 
 
 class _Failed(widgets.VBox):

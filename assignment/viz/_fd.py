@@ -137,4 +137,4 @@ class Comparison:
         gap = np.where(mask, np.abs(self.yours - self.estimate), -1.0)
         largest = tuple(int(i) for i in np.unravel_index(int(np.argmax(gap)), gap.shape))
         return (f"{self.name}: {wrong} of {compared} entries differ from the finite differences "
-                f"(outlined in red): largest at {largest}{skipped}.")
+                f"(outlined in red and marked ✘): largest at {largest}{skipped}.")

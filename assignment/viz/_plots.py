@@ -423,11 +423,18 @@ class MatrixPanel:
         else:
             self.message.set_visible(False)
 
-    def mark(self, mask: np.ndarray | None, color: str = MISMATCH) -> None:
-        """Outline every entry where ``mask`` is True (None clears)."""
+    def mark(self, mask: np.ndarray | None, color: str = MISMATCH, symbol: str | None = None) -> None:
+        """Outline every entry where ``mask`` is True (None clears), with a symbol in its corner
+        so that the mark never speaks by colour alone: ✘ for a mismatch, ∅ for "not compared".
+
+        Args:
+            symbol: the corner symbol; by default ✘ for the mismatch colour and ∅ for any other.
+        """
         self._changed()
-        for rect in self._marks.values():
+        symbol = symbol if symbol is not None else ("✘" if color == MISMATCH else "∅")
+        for rect, sign in self._marks.values():
             rect.set_visible(False)
+            sign.set_visible(False)
         if mask is None:
             return
         mask = np.asarray(mask, dtype=bool)
@@ -435,14 +442,20 @@ class MatrixPanel:
             return
         for i, j in zip(*np.nonzero(mask)):
             key = (int(i), int(j))
-            rect = self._marks.get(key)
-            if rect is None:
+            if key not in self._marks:
                 rect = Rectangle((j - 0.44, i - 0.44), 0.88, 0.88, fill=False, ec=color, lw=2.2, zorder=5)
                 self.ax.add_patch(rect)
+                sign = self.ax.text(j + 0.42, i - 0.42, "", ha="right", va="top", fontsize=8, zorder=6,
+                                    fontweight="bold", bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none"))
                 self._keep(rect)
-                self._marks[key] = rect
+                self._keep(sign)
+                self._marks[key] = (rect, sign)
+            rect, sign = self._marks[key]
             rect.set_edgecolor(color)
             rect.set_visible(True)
+            sign.set_text(symbol)
+            sign.set_color(color)
+            sign.set_visible(True)
 
     # -- overlay layer ------------------------------------------------
     def outline(self, key: str, what: str | None, index: Any = None, color: str = HIGHLIGHT, lw: float = 3.0) -> None:

@@ -27,6 +27,7 @@ class LinearBackwardViz(GradientViz):
     """
 
     heading = "Question 2.2 · Linear.backward: gradients of W, b and X from G = ∂L/∂Out"
+    picture = ("Heatmaps of X, W, b and G; under them your returned gradient, grad_weight and grad_bias, and their finite-difference estimates; differing entries marked with a cross")
     probe_text = "L = sum(G ⊙ Linear.forward(X))"
 
     def __init__(self, nn, *, batch_size: int = 3, in_features: int = 4, out_features: int = 2, seed: int = 0) -> None:

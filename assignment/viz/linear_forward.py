@@ -50,6 +50,7 @@ class LinearForwardViz(Visualizer):
     """
 
     heading = "Question 1.1 · Linear.forward: Out = X W + b"
+    picture = ("Heatmaps of X, W, b and your Linear.forward output with their shapes; the stepper outlines the row of X, the column of W and the entry of b behind one output entry")
 
     def __init__(self, nn, *, batch_size: int = 3, in_features: int = 4, out_features: int = 2, seed: int = 0) -> None:
         super().__init__()
@@ -133,7 +134,7 @@ class LinearForwardViz(Visualizer):
         else:
             first = tuple(int(v) for v in np.argwhere(self.differs)[0])
             self.note("error", f"{wrong} of {total} entries of Out differ from x_row · w_col + b "
-                      f"(outlined in red), the first at {first}.", _safe.MISMATCH)
+                      f"(outlined in red and marked ✘), the first at {first}.", _safe.MISMATCH)
 
     @guarded
     def _show(self, position: int) -> None:

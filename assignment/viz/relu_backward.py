@@ -29,6 +29,7 @@ class ReluBackwardViz(GradientViz):
     """
 
     heading = "Question 2.3 · ReLU.backward: let G through where the input was positive"
+    picture = ("Heatmaps of X, G, your ReLU.backward gradient and its finite-difference estimate; entries at the kink X = 0 are not judged")
     probe_text = "L = sum(G ⊙ ReLU.forward(X))"
 
     def __init__(self, nn, *, shape: tuple = (3, 4), seed: int = 0) -> None:

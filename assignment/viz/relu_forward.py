@@ -33,6 +33,7 @@ class ReluForwardViz(Visualizer):
     """
 
     heading = "Question 1.2 · ReLU.forward: keep the positive entries, zero the rest"
+    picture = ("Heatmaps of X, the mask 1[X > 0] and your ReLU.forward output with their shapes, one entry outlined at a time")
 
     def __init__(self, nn, *, shape: tuple = (3, 4), seed: int = 0) -> None:
         super().__init__()
@@ -105,7 +106,7 @@ class ReluForwardViz(Visualizer):
             self.note("ok", f"ReLU.forward kept the shape {self.x.shape} and all {total} entries equal max(x, 0).")
         else:
             first = tuple(int(v) for v in np.argwhere(self.differs)[0])
-            self.note("error", f"{wrong} of {total} entries differ from max(x, 0) (outlined in red), "
+            self.note("error", f"{wrong} of {total} entries differ from max(x, 0) (outlined in red and marked ✘), "
                       f"the first at {first}.", _safe.MISMATCH)
 
     @guarded

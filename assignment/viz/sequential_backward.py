@@ -61,6 +61,7 @@ class SequentialBackwardViz(Visualizer):
     """
 
     heading = "Question 2.4 · Sequential.backward: from the loss back to the input, one layer at a time"
+    picture = ("The forward stages of the network and, under them, the gradient flowing back stage by stage with its shapes; your Sequential.backward result beside finite differences of the whole network")
 
     def __init__(self, nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0) -> None:
         super().__init__()
@@ -301,7 +302,7 @@ class SequentialBackwardViz(Visualizer):
     def _diagnose(r: BackwardRun) -> str:
         wrong = int(r.differs.sum())
         text = (f"Sequential.backward returned a gradient that differs in {wrong} of {r.differs.size} entries from "
-                "calling the loss's and the layers' backward one by one (outlined in red).")
+                "calling the loss's and the layers' backward one by one (outlined in red and marked ✘).")
         for k, grad in enumerate(r.grads[1:], start=1):
             if grad is not None and grad.shape == r.returned.shape and np.allclose(grad, r.returned):
                 return text + f" It equals the gradient of layer {k}'s output: is layer {k} (or one before it) skipped?"

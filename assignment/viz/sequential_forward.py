@@ -89,6 +89,7 @@ class SequentialForwardViz(Visualizer):
     """
 
     heading = "Question 1.3 · Sequential.forward: each layer's output is the next layer's input"
+    picture = ("The pipeline from X through each layer to the output, every stage as a heatmap with its shape, your Sequential.forward output beside the layers called one by one")
 
     def __init__(self, nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0) -> None:
         super().__init__()
@@ -215,7 +216,7 @@ class SequentialForwardViz(Visualizer):
     def _diagnose_values(p: Pipeline) -> str:
         wrong = int(p.differs.sum())
         text = (f"Sequential.forward differs from calling the layers one by one in {wrong} of {p.differs.size} "
-                "entries (outlined in red).")
+                "entries (outlined in red and marked ✘).")
         for k, stage in enumerate(p.stages[:-1]):
             if stage is not None and stage.shape == p.output.shape and np.allclose(stage, p.output):
                 return text + f" It equals the output of layer {k} ({p.names[k - 1]}): is the last layer skipped?"

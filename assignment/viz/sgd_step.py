@@ -11,6 +11,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from assignment.viz import _safe
+from assignment.viz._controls import RangeSlider
 from assignment.viz._base import Visualizer, guarded, level_of, safely, text_block
 from assignment.viz._data import tenths
 from assignment.viz._plots import FastText, MatrixPanel, Op, Panel, fixed_panel, fmt, matrix_rows, shape_title
@@ -40,7 +41,7 @@ class SgdStepViz(Visualizer):
     """The student's SGD.step on a tiny Linear layer and on a toy loss surface.
 
     Fields read by tests:
-        lr_slider: FloatLogSlider of the learning rate used in the side-by-side view.
+        lr_slider: the named log-scale slider (RangeSlider) of the learning rate used in the side-by-side view.
         weight, grad_weight, bias, grad_bias: the seeded parameters and gradients (float32).
         new_weight, new_bias: the parameters after the student's step (None if unusable).
         ratio_weight, ratio_bias: (new - old) / (-grad), which must equal lr everywhere.
@@ -50,6 +51,7 @@ class SgdStepViz(Visualizer):
     """
 
     heading = "Question 3 · SGD.step: W ← W − lr · ∂L/∂W,  b ← b − lr · ∂L/∂b"
+    picture = ("W, its gradient, W after your SGD.step and (W_new − W)/(−grad), which must read lr, as labelled heatmaps; beside them a two-weight loss surface with the paths of your SGD.step for a too small, a good, a too large and the slider's learning rate")
 
     def __init__(self, nn, optim, *, lr: float = 0.1, seed: int = 0) -> None:
         super().__init__()
@@ -66,9 +68,8 @@ class SgdStepViz(Visualizer):
         self.step_text = ""
         self._path_messages: dict[str, str] = {}
 
-        self.lr_slider = widgets.FloatLogSlider(value=float(lr), base=10, min=-3, max=0.5, step=0.05,
-                                                description="lr", readout_format=".3g", continuous_update=True,
-                                                layout=widgets.Layout(width="420px"))
+        self.lr_slider = RangeSlider(value=float(lr), min=-3, max=0.5, step=0.05, log=True,
+                                     description="learning rate lr", readout_format="3g")
         self.step_html = widgets.HTML()
         self._layout()
         self._check_reload()
@@ -272,7 +273,7 @@ class SgdStepViz(Visualizer):
             return "error", f"{key}: moved by the whole gradient: the learning rate is not used.", _safe.MISMATCH
         first = tuple(int(i) for i in np.argwhere(wrong)[0])
         return ("error", f"{key}: {int(wrong.sum())} of {total} entries did not move by lr × gradient, "
-                f"the first at {first} (outlined in red).", _safe.MISMATCH)
+                f"the first at {first} (outlined in red and marked ✘).", _safe.MISMATCH)
 
     def _paths_summary(self) -> str:
         lines = []

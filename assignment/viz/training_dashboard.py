@@ -12,6 +12,7 @@ import numpy as np
 
 from assignment import checks
 from assignment.viz import _safe
+from assignment.viz._controls import Picture, RangeSlider
 from assignment.viz._base import Visualizer, guarded, level_of, safely
 from assignment.viz._plots import MISMATCH, FastText, LayeredFigure, new_figure
 from assignment.viz.sequential_forward import layer_name
@@ -137,6 +138,11 @@ class TrainingDashboard(Visualizer):
     """
 
     heading = "Training · your MLP learns the 8×8 digits"
+    picture = ("Two plots: the training loss of every mini-batch with each epoch's mean, and the train and test "
+               "accuracy after each epoch")
+    analysis_picture = ("The test confusion matrix (rows: true digit, columns: predicted, counts written in the "
+                        "cells), misclassified test digits labelled true → predicted, and the first layer's weights "
+                        "of 16 units as 8×8 images")
 
     def __init__(self, nn, optim, *, hidden: tuple = (32,), lr: float = 0.2, epochs: int = 5, batch_size: int = 32,
                  seed: int = 0, autorun: bool = False) -> None:
@@ -152,20 +158,20 @@ class TrainingDashboard(Visualizer):
 
         self.hidden_text = widgets.Text(value=", ".join(str(int(h)) for h in hidden), description="hidden:",
                                         placeholder="e.g. 64, 32", layout=widgets.Layout(width="220px"))
-        self.lr_slider = widgets.FloatLogSlider(value=float(lr), base=10, min=-3, max=0.5, step=0.05,
-                                                description="lr", readout_format=".3g",
-                                                layout=widgets.Layout(width="300px"))
-        self.epochs_slider = widgets.IntSlider(value=int(epochs), min=1, max=50, description="epochs",
-                                               layout=widgets.Layout(width="300px"))
+        self.lr_slider = RangeSlider(value=float(lr), min=-3, max=0.5, step=0.05, log=True,
+                                     description="learning rate lr", readout_format="3g")
+        self.epochs_slider = RangeSlider(value=int(epochs), min=1, max=50, step=1, description="epochs",
+                                         readout_format="d")
         options = sorted({8, 16, 32, 64, 128, int(batch_size)})
         self.batch_select = widgets.Dropdown(options=options, value=int(batch_size), description="batch size:",
                                              layout=widgets.Layout(width="200px"))
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play",
                                            layout=widgets.Layout(width="110px"))
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="steps:",
+                                            tooltip="training progress, in mini-batch steps",
                                             layout=widgets.Layout(width="420px"))
         self.progress_text = widgets.HTML()
-        self.analysis_image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+        self.analysis_image = Picture(layout=widgets.Layout(max_width="100%"))
         self.train_button.on_click(lambda _button: self.train())
 
         self._build_curves()
@@ -175,6 +181,7 @@ class TrainingDashboard(Visualizer):
         self.show_messages()
         self.render()
         self.analysis_image.value = self.analysis.png()
+        self.analysis_image.alt = f"{self.analysis_picture}: they fill in after the first epoch of training."
         controls = widgets.VBox([
             widgets.HBox([self.hidden_text, self.batch_select, self.train_button]),
             widgets.HBox([self.lr_slider, self.epochs_slider]),
@@ -441,6 +448,7 @@ class TrainingDashboard(Visualizer):
             self._analysis_note.set_text(predicted.message)
             self.analysis.values_changed()
             self.analysis_image.value = self.analysis.png()
+            self.analysis_image.alt = f"{self.analysis_picture}: empty, {_safe.clause(predicted.message)}."
             return
         truth = data.y_test
         guess = predicted.value
@@ -473,6 +481,9 @@ class TrainingDashboard(Visualizer):
                                      + (f"; the first {len(self.misclassified)} shown" if len(wrong) else ""))
         self.analysis.values_changed()
         self.analysis_image.value = self.analysis.png()
+        worst = np.argsort(np.diag(self.confusion) / np.maximum(self.confusion.sum(axis=1), 1))[0]
+        self.analysis_image.alt = (f"{self.analysis_picture}: {len(wrong)} of {len(truth)} test digits "
+                                   f"misclassified; the digit recognised least often is {worst}.")
 
 
 def training_dashboard(nn, optim, *, hidden: tuple = (32,), lr: float = 0.2, epochs: int = 5, batch_size: int = 32,

@@ -28,6 +28,7 @@ class XelossBackwardViz(GradientViz):
     """
 
     heading = "Question 2.1 · CrossEntropyLoss.backward: ∂Loss/∂logits"
+    picture = ("Heatmaps of your gradient of the loss with respect to the logits and of its finite-difference estimate, differing entries marked with a cross")
 
     def __init__(self, nn, *, batch_size: int = 3, num_classes: int = 4, seed: int = 0) -> None:
         super().__init__()
@@ -61,11 +62,11 @@ class XelossBackwardViz(GradientViz):
         self.panels["I"].set(self.logits)
         mask = np.zeros((n, c), dtype=bool)
         mask[np.arange(n), self.labels] = True
-        self.panels["I"].mark(mask, TARGET)
+        self.panels["I"].mark(mask, TARGET, symbol="T")
         self.show_comparison(comparison, self.panels["yours"], self.panels["fd"])
         self.entry_panels = {"logits": list(self.panels.values())}
         controls = self._finish(["logits"])
-        self.legend = widgets.HTML('<span style="color:#6a3d9a">purple outline: the target class of each row</span>')
+        self.legend = widgets.HTML('<span style="color:#6a3d9a">purple outline marked T: the target class of each row</span>')
         self.children = [self.header, self.status, self.image, self.legend, *controls, self.arithmetic]
         self.show_messages()
         self._show(0)

@@ -8,6 +8,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from assignment.viz import _safe
+from assignment.viz._controls import RangeSlider
 from assignment.viz._base import Stepper, Visualizer, guarded, safely, text_block
 from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
@@ -50,6 +51,7 @@ class XelossForwardViz(Visualizer):
     """
 
     heading = "Question 1.4 · CrossEntropyLoss.forward: the mean of −log p(target)"
+    picture = ("The logits, their softmax P, −log p(target) for each example and the mean, beside your loss; a curve of your loss as one logit moves")
 
     def __init__(self, nn, *, batch_size: int = 3, num_classes: int = 4, seed: int = 0) -> None:
         super().__init__()
@@ -95,8 +97,8 @@ class XelossForwardViz(Visualizer):
         }
         target_mask = np.zeros((n, c), dtype=bool)
         target_mask[np.arange(n), self.labels] = True
-        self.panels["I"].mark(target_mask, TARGET)
-        self.panels["P"].mark(target_mask, TARGET)
+        self.panels["I"].mark(target_mask, TARGET, symbol="T")
+        self.panels["P"].mark(target_mask, TARGET, symbol="T")
         width, height = f.fig.get_size_inches()
         ax = f.fig.add_axes((0.7 / width, 0.45 / height, min(4.0, width - 1.2) / width, 1.45 / height))
         ax.set_xlim(SWEEP[0], SWEEP[-1])
@@ -114,14 +116,14 @@ class XelossForwardViz(Visualizer):
         self._marker = f.overlay(ax.plot([], [], "o", color="black", ms=6, zorder=5)[0])
         ax.legend(loc="upper right", fontsize=7, frameon=False)
         f.fig.text((4.9) / width, 1.2 / height,
-                   "purple outline: the target class of each row\norange: the example and logit you are moving",
+                   "purple outline marked T: the target class of each row\norange: the example and logit you are moving",
                    fontsize=8, color=MUTED, va="center")
 
         self.class_select = widgets.Dropdown(options=list(range(c)), value=int(self.labels[0]),
                                              description="class:", layout=widgets.Layout(width="150px"))
-        self.logit_slider = widgets.FloatSlider(value=float(self.logits[0, self.labels[0]]), min=float(SWEEP[0]),
-                                                max=float(SWEEP[-1]), step=0.1, description="logit",
-                                                continuous_update=True, readout_format=".1f")
+        self.logit_slider = RangeSlider(value=float(self.logits[0, self.labels[0]]), min=float(SWEEP[0]),
+                                        max=float(SWEEP[-1]), step=0.1, description="logit of the chosen class",
+                                        readout_format="1f")
         self.reset_button = widgets.Button(description="Reset logits", layout=widgets.Layout(width="auto"))
         self.loss_html = widgets.HTML()
         self.stepper = Stepper(n, self._show_row, description="example", interval=1500)

@@ -30,7 +30,7 @@ def test_xeloss_backward_finite_differences_match_the_reference(ref):
 def test_xeloss_backward_stepper_shows_the_arithmetic(ref):
     nn, _ = ref
     w = viz.xeloss_backward(nn)
-    w.stepper.slider.value = 6
+    w.stepper.controls.value = 6
     assert w.entry == ("logits", (1, 2))
     c = w.comparisons["logits"]
     assert f"{c.estimate[1, 2]:.4f}" in w.arithmetic_text
@@ -85,14 +85,14 @@ def test_linear_backward_target_buttons_change_what_the_stepper_walks(ref):
     nn, _ = ref
     w = viz.linear_backward(nn)
     assert w.stepper.count == 8 and w.entry == ("weight", (0, 0))
-    w.stepper.next_button.click()
+    w.stepper.press("next")
     assert w.entry == ("weight", (0, 1))
     w.target.value = "bias"
     assert w.stepper.count == 2 and w.entry == ("bias", (0, 0))
-    assert w.stepper.slider.max == 1
+    assert (w.stepper.controls.count - 1) == 1
     w.target.value = "input"
     assert w.stepper.count == 12
-    w.stepper.slider.value = 11
+    w.stepper.controls.value = 11
     assert w.entry == ("input", (2, 3))
     assert "∂L/∂X[2, 3]" in w.arithmetic_text
     assert w.panels["X"]._outlines["step"].get_visible()
@@ -112,7 +112,8 @@ def test_linear_backward_flags_a_wrong_grad_weight():
     assert c.differs.sum() == 8
     assert "grad_weight: 8 of 8 entries differ from the finite differences" in w.status_text
     assert "grad_bias: all 2 entries match" in w.status_text
-    assert w.panels["dW"]._marks[(0, 0)].get_visible()
+    rect, sign = w.panels["dW"]._marks[(0, 0)]
+    assert rect.get_visible() and sign.get_visible() and sign.get_text() == "✘"  # never colour alone
 
 
 def test_linear_backward_wrong_shape_is_named():
@@ -140,7 +141,7 @@ def test_relu_backward_matches_and_skips_the_kink(ref):
     layer.forward(w.x)
     expected = layer.backward(w.g)
     np.testing.assert_allclose(c.estimate[~c.skip], expected[~c.skip], atol=1e-9)
-    w.stepper.slider.value = 5
+    w.stepper.controls.value = 5
     assert "kink" in w.arithmetic_text
 
 
@@ -165,10 +166,10 @@ def test_sequential_backward_reference(ref):
     np.testing.assert_allclose(r.returned, r.grads[0])
     np.testing.assert_allclose(r.estimate, r.returned, atol=1e-6)
     assert not r.kinks.any()
-    w.stepper.next_button.click()
+    w.stepper.press("next")
     assert w.highlight == {"input": "g3", "current": "g2"}
     assert "Linear(4, 2).backward" in w.arithmetic_text
-    w.stepper.slider.value = 4
+    w.stepper.controls.value = 4
     assert w.highlight["current"] == "ret"
     w.mode_buttons.value = "stand-in layers"
     assert w.state == "ok", w.status_text
@@ -262,7 +263,7 @@ def test_sequential_backward_returning_nothing_is_judged_by_the_stored_gradients
         assert "every layer holds the same gradients" in w.status_text
         assert "matches finite differences" in w.status_text
         assert "Traceback" not in w.status_text and "visualizer itself failed" not in w.status_text
-        w.stepper.slider.value = w.stepper.count - 1
+        w.stepper.controls.value = w.stepper.count - 1
         assert w.highlight["current"] == "ret" and "returned None" in w.arithmetic_text
         assert is_png(w.image.value)
 
@@ -288,8 +289,8 @@ def test_deeper_networks_switch_between_modes_with_their_own_step_counts(ref):
         w = build(nn, sizes=(3, 4, 4, 2))
         assert w.state == "ok", w.status_text
         assert w.stepper.count == 7  # Linear, ReLU, Linear, ReLU, Linear: 5 layers + start + comparison
-        w.stepper.slider.value = 6
+        w.stepper.controls.value = 6
         w.mode_buttons.value = "stand-in layers"
-        assert w.stepper.count == 5 and w.stepper.slider.value == 0
-        w.stepper.slider.value = 4
+        assert w.stepper.count == 5 and w.stepper.controls.value == 0
+        w.stepper.controls.value = 4
         assert w.highlight["current"] in ("seq", "ret")

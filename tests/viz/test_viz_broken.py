@@ -101,7 +101,7 @@ def test_a_bug_in_the_visualizer_is_shown_not_raised(ref, monkeypatch):
         raise RuntimeError("drawing failed")
 
     monkeypatch.setattr(w.panels["X"], "outline", broken)
-    w.stepper.next_button.click()  # no exception
+    w.stepper.press("next")  # no exception
     assert "The visualizer itself failed (RuntimeError: drawing failed)" in w.status_text
 
 

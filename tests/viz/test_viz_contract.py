@@ -10,6 +10,7 @@ import ipywidgets as widgets
 import pytest
 
 from assignment import viz
+from assignment.viz._controls import Picture
 from viz_fakes import NN_ONLY, WITH_OPTIM
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,7 @@ def test_each_returns_a_displayable_widget(name, ref):
     w = getattr(viz, name)(nn, optim) if name in WITH_OPTIM else getattr(viz, name)(nn)
     assert isinstance(w, widgets.VBox)
     assert w.state == "ok", w.status_text
-    assert isinstance(w.image, widgets.Image) and w.image.format == "png"
+    assert isinstance(w.image, Picture) and w.image.format == "png" and w.image.alt
     # everything in it can be sent to the front end
     state = w.get_state()
     assert "children" in state

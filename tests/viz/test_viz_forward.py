@@ -31,11 +31,11 @@ def test_linear_forward_stepper_highlights_row_column_and_bias(ref):
     w = viz.linear_forward(nn)
     assert w.entry == (0, 0)
     first_png = w.image.value
-    w.stepper.next_button.click()
+    w.stepper.press("next")
     assert w.entry == (0, 1)
     assert w.highlight == {"X_row": 0, "W_col": 1, "b_col": 1, "Out_cell": (0, 1)}
     assert w.image.value != first_png  # the outline moved
-    w.stepper.next_button.click()
+    w.stepper.press("next")
     assert w.entry == (1, 0)
     # the outline rectangles sit on row 1 of X and on column 0 of W
     x_rect = w.panels["X"]._outlines["step"]
@@ -45,25 +45,35 @@ def test_linear_forward_stepper_highlights_row_column_and_bias(ref):
     # the arithmetic uses the student's value
     assert f"{w.output[1, 0]:.4f}" in w.arithmetic_text
     assert "✔ same" in w.arithmetic_text
-    w.stepper.prev_button.click()
+    w.stepper.press("prev")
     assert w.entry == (0, 1)
-    w.stepper.reset_button.click()
+    w.stepper.press("reset")
     assert w.entry == (0, 0)
 
 
-def test_linear_forward_play_is_linked_to_the_slider(ref):
+def test_linear_forward_play_ticks_move_the_entry_and_stop_at_the_end(ref):
     nn, _ = ref
     w = viz.linear_forward(nn)
-    w.stepper.play.value = 5
-    assert w.stepper.slider.value == 5
+    w.stepper.controls.value = 5  # the slider, as the front end sets it
     assert w.entry == (2, 1)
-    w.stepper.slider.value = 2
-    assert w.stepper.play.value == 2
-    w.stepper.next_button.click()
-    w.stepper.next_button.click()
-    w.stepper.next_button.click()
-    w.stepper.next_button.click()
+    w.stepper.controls.value = 2
+    w.stepper.press("next")
+    w.stepper.press("next")
+    w.stepper.press("next")
+    w.stepper.press("next")
     assert w.entry == (0, 0)  # wraps around after the 6th entry
+    w.stepper.press("play")
+    assert w.stepper.controls.playing
+    w.stepper.press("tick")  # what Play's timer sends
+    assert w.entry == (0, 1)
+    w.stepper.press("repeat")  # off: playing stops at the last entry
+    assert not w.stepper.controls.repeat
+    for _ in range(6):
+        w.stepper.press("tick")
+    assert w.entry == (2, 1) and not w.stepper.controls.playing
+    w.stepper.press("play")
+    w.stepper.press("stop")
+    assert w.entry == (0, 0) and not w.stepper.controls.playing
 
 
 def test_linear_forward_flags_the_entries_that_differ():
@@ -77,8 +87,9 @@ def test_linear_forward_flags_the_entries_that_differ():
     assert w.state == "mismatch"
     assert "1 of 6 entries" in w.status_text and "(1, 0)" in w.status_text
     assert w.differs.tolist() == [[False, False], [True, False], [False, False]]
-    assert w.panels["Out"]._marks[(1, 0)].get_visible()
-    w.stepper.slider.value = 2
+    rect, sign = w.panels["Out"]._marks[(1, 0)]
+    assert rect.get_visible() and sign.get_text() == "✘"
+    w.stepper.controls.value = 2
     assert "✘ differs" in w.arithmetic_text
 
 
@@ -98,7 +109,7 @@ def test_relu_forward_shows_mask_and_output(ref):
     assert (w.x == 0).sum() == 1  # the kink is in the picture
     np.testing.assert_array_equal(w.output, np.maximum(w.x, 0))
     np.testing.assert_array_equal(w.mask, (w.x > 0).astype(np.float32))
-    w.stepper.slider.value = 5
+    w.stepper.controls.value = 5
     assert w.entry == (1, 1)
     assert all(w.highlight[key] == (1, 1) for key in w.highlight)
     assert "max(0, 0) = 0" in w.arithmetic_text
@@ -126,10 +137,10 @@ def test_sequential_forward_reference_matches_the_chain(ref):
     p = w.pipeline
     assert [s.shape for s in p.stages] == [(2, 3), (2, 4), (2, 4), (2, 2)]
     np.testing.assert_allclose(p.output, p.stages[-1])
-    w.stepper.next_button.click()
+    w.stepper.press("next")
     assert w.highlight == {"input": "s0", "current": "s1"}
     assert "Linear(3, 4)" in w.arithmetic_text and "(2, 3)" in w.arithmetic_text
-    w.stepper.slider.value = 4
+    w.stepper.controls.value = 4
     assert w.highlight["current"] == "seq"
     w.mode_buttons.value = "stand-in layers"
     assert w.pipeline.names == ["Double", "AddOne", "FirstColumns(2)"]
@@ -183,7 +194,7 @@ def test_xeloss_forward_slider_moves_the_students_loss(ref):
     assert w.definition_value == pytest.approx(w.loss_value, rel=1e-5)
     # raising the target's logit lowers the loss; raising another class's raises it
     assert w.loss_value < before
-    w.stepper.next_button.click()
+    w.stepper.press("next")
     assert w.row == 1 and w.class_select.value == int(w.labels[1])
     other = (int(w.labels[1]) + 1) % 4
     w.class_select.value = other
