@@ -483,6 +483,9 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     failed = [w for w in done_batches if w.returncode != 0]
     logs = {writer: writer.log_path.read_text(encoding="utf-8", errors="replace") for writer in done_batches}
     not_graded = ungraded_students(coursedir, assignment, logs, since=started_wall)
+    handed = {student for batch in done_batches for student in batch.students}
+    for student in sorted(set(chosen) - handed):  # no batch ever held them: not graded either
+        not_graded[student] = "no nbgrader autograde run was given it"
     with open(log_dir / "autograde.log", "w", encoding="utf-8") as combined:
         for writer in done_batches:
             combined.write(f"=== nbgrader {' '.join(base_args)} for {len(writer.students)} students "
