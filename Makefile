@@ -25,12 +25,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages: bubblewrap (the grading sandbox), chromium (the browser
+# Debian packages: bubblewrap (the grading sandbox), libseccomp2 (its system-call filter, also
+# the Landlock backend's, through pyseccomp), chromium (the browser
 # tests; Playwright never downloads a browser here) and postgresql (the
 # PostgreSQL gradebook test starts a throwaway server).
 system-deps:
 	@missing=""; \
 	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || missing="$$missing libseccomp2"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \

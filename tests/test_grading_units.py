@@ -751,7 +751,8 @@ def test_sandbox_sees_no_course_files_and_writes_nowhere(tmp_path):
 
 @needs_bwrap
 def test_sandbox_survives_an_emptied_report(tmp_path):
-    body = "        import os\n        open('/sandbox/out/report.json', 'w').close()\n        os._exit(0)\n"
+    # The answers travel over an inherited pipe: closing every descriptor closes it.
+    body = "        import os\n        os.closerange(3, 256)\n        os._exit(0)\n"
     outcome, _ = forward(tmp_path, body)
     assert outcome.error == "your code ended the grading process (exit code 0) before it could report"
 

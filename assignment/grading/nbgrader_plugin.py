@@ -12,19 +12,21 @@ nbgrader's own ``SaveAutoGrades`` scores a test cell (stderr -> 0 points).
 from __future__ import annotations
 
 import os
-import tempfile
+import shutil
 from pathlib import Path
 
 from nbformat.v4 import new_output
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters import NbGraderException
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Integer, Unicode
+from traitlets import Enum, Float, Integer, Unicode
 
+from assignment.grading import timing
 from assignment.grading.cases import CaseError, parse_test_call
 from assignment.grading.policy import read_submission, write_package
 from assignment.grading.grader import VerdictCache, grade_submission
-from assignment.grading.sandbox import Limits, SandboxUnavailable, bwrap_available
+from assignment.grading.sandbox import PREFERENCES, Limits, SandboxUnavailable, describe_backend, submission_dir
 from assignment.grading.verdicts import Verdict
 
 NOT_RUN = ("This cell was not run: the autograder runs no notebook code. Your grade comes "
@@ -46,28 +48,41 @@ def tests_of(gb: Gradebook, notebook, assignment: str) -> dict:
     return tests
 
 
+REFUSAL = "refusing to grade: no sandbox can run here"
+
+
 class GradeInSandbox(NbGraderPreprocessor):
     """Grade every test cell of a notebook in the sandbox and write the verdicts into the cells."""
 
     jobs = Integer(0, help="Sandboxes run at once (0: one per CPU core).").tag(config=True)
-    timeout = Float(20.0, help="Wall-clock seconds one test may take.").tag(config=True)
-    training_timeout = Float(120.0, help="Wall-clock seconds the training check may take.").tag(config=True)
+    backend = Enum(PREFERENCES, default_value="auto",
+                   help="The sandbox: 'bubblewrap' (user namespaces), 'landlock' (Landlock and seccomp, for "
+                        "containers without user namespaces) or 'auto' (bubblewrap where it works, else "
+                        "landlock). Grading refuses when the chosen one cannot run.").tag(config=True)
+    timeout = Float(20.0, help="Wall-clock seconds one test may take at most. Where the reference's own "
+                               "times were measured (at generate_assignment), the limit is derived from "
+                               "them and may be lower.").tag(config=True)
+    training_timeout = Float(120.0, help="Wall-clock seconds the training check may take at most (derived "
+                                         "from the reference's time where measured, like timeout).").tag(config=True)
     memory_mib = Integer(1536, help="Memory (address space) one test may use, in MiB.").tag(config=True)
     cache_dir = Unicode("", help="Folder of cached verdicts (set by the parallel command); empty: none.").tag(config=True)
 
     def preprocess(self, nb, resources):
-        why_not = bwrap_available()
-        if why_not:
-            raise SandboxUnavailable(f"refusing to grade without the sandbox: {why_not}")
+        name, why = describe_backend(self.backend)
+        if name is None:
+            raise SandboxUnavailable(f"{REFUSAL} ({why})")
         info = resources["nbgrader"]
         student, assignment, notebook = info["student"], info["assignment"], info["notebook"]
         coursedir = CourseDirectory(parent=self)
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
         tests = self._trusted_tests(info["db_url"], notebook, assignment)
         submission = read_submission(submitted)
-        with tempfile.TemporaryDirectory(prefix="mytorch-submission-") as copy:
-            write_package(submission, Path(copy))
-            verdicts = self._grade_all(tests, submission, Path(copy))
+        copy = submission_dir()  # in the grader's private 0700 folder
+        try:
+            write_package(submission, copy)
+            verdicts = self._grade_all(tests, submission, copy)
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
         self._write_verdicts(nb, verdicts)
         passed = sum(v.passed for v in verdicts.values())
         self.log.info("%s/%s/%s: %d of %d tests passed (graded in the sandbox)",
@@ -83,11 +98,14 @@ class GradeInSandbox(NbGraderPreprocessor):
                 return {}
 
     def limits(self) -> tuple[Limits, Limits]:
-        """The limits of one test and of the training test, from this preprocessor's settings."""
+        """The limits of one test and of the training test: derived from the reference's measured
+        times where the course has them (``timing``), never above this preprocessor's settings."""
         memory = self.memory_mib * 2**20
-        return (Limits(wall_seconds=self.timeout, cpu_seconds=int(self.timeout) + 1, memory_bytes=memory),
-                Limits(wall_seconds=self.training_timeout, cpu_seconds=int(self.training_timeout) + 1,
-                       memory_bytes=memory))
+        coursedir = CourseDirectory(parent=self)
+        wall, training_wall = timing.derived_limits(Path(coursedir.root), self.timeout, self.training_timeout)
+        return (Limits(wall_seconds=wall, cpu_seconds=int(wall) + 1, memory_bytes=memory, backend=self.backend),
+                Limits(wall_seconds=training_wall, cpu_seconds=int(training_wall) + 1, memory_bytes=memory,
+                       backend=self.backend))
 
     def _grade_all(self, tests: dict, submission, package_copy: Path) -> dict[str, Verdict]:
         limits, training_limits = self.limits()
@@ -112,3 +130,30 @@ class GradeInSandbox(NbGraderPreprocessor):
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") not in verdicts:
                 cell.outputs = [new_output("stream", name="stdout", text=NOT_RUN + "\n")]
                 break
+
+
+class RequireSandbox(NbGraderPreprocessor):
+    """Refuses ``nbgrader autograde`` at its very start when no sandbox can run.
+
+    Listed in ``c.Autograde.preprocessors``: nbgrader's converter builds these
+    once, before it looks at any submission (and before ``--force`` removes a
+    student's previous autograded notebooks), then replaces them by the
+    autograde preprocessors for each notebook, so it never runs on a notebook.
+    Building it checks the sandbox backend (``c.GradeInSandbox.backend``) and,
+    if none can run, logs one line and raises ``NbGraderException``: the command
+    exits with 1, formgrader shows the line, and every existing autograded
+    notebook and grade stays as it was.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        grader = GradeInSandbox(parent=self.parent, config=self.config)
+        name, why = describe_backend(grader.backend)
+        if name is None:
+            line = f"{REFUSAL} ({why}); nothing was graded and previous results are untouched"
+            self.log.error(line)
+            raise NbGraderException(line)
+        self.log.info("grading sandbox: %s (%s)", name, why)
+
+    def preprocess(self, nb, resources):
+        return nb, resources

@@ -35,4 +35,9 @@ class BuildStudentFiles(NbGraderPreprocessor):
         if leaks:
             listing = "\n  ".join(str(leak) for leak in leaks)
             raise LeakError(f"the release of {assignment!r} would leak:\n  {listing}")
+        # The reference's own test times, from which grading derives its time limits.
+        from assignment.grading.nbgrader_plugin import GradeInSandbox
+        from assignment.grading.timing import measure_notebook
+        measure_notebook(root, resources["nbgrader"]["db_url"], assignment, notebook,
+                         GradeInSandbox(parent=self).backend, self.log.warning)
         return nb, resources

@@ -1,0 +1,131 @@
+"""Time limits derived from the reference's own running time, not a flat 20 s.
+
+``nbgrader generate_assignment`` (the release build step, ``BuildStudentFiles``)
+runs each released notebook's tests, hidden ones included, on the reference
+``mytorch/`` in the same sandbox that grading uses, and records how long each
+test took from its start to its answer (the sandbox's start-up is not counted:
+it has its own allowance). The times go to ``.grading_cache/reference_timings.json``
+at the course root: beside the gradebook, never in ``source/`` or ``release/``.
+
+Grading then allows each test ``FACTOR`` times the slowest reference test, at
+least ``MIN_TEST_SECONDS``, and the training check ``TRAINING_FACTOR`` times the
+reference's training, at least ``MIN_TRAINING_SECONDS``; never more than the
+configured ``c.GradeInSandbox.timeout`` / ``training_timeout``, which are also
+what a course without measured times uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+TIMINGS_FILE = Path(".grading_cache") / "reference_timings.json"
+FACTOR = 20.0
+MIN_TEST_SECONDS = 2.0  # an honest test takes milliseconds; this absorbs a loaded machine
+TRAINING_FACTOR = 4.0
+MIN_TRAINING_SECONDS = 6.0
+MEASURE_TIMEOUT = 60.0  # generous: the reference is trusted, and must not fail its own tests
+
+
+def read_timings(course_root: Path) -> dict:
+    """{assignment: {notebook: {grade_id: {"kind": ..., "seconds": ...}}}}, or {} if none are recorded."""
+    path = Path(course_root) / TIMINGS_FILE
+    try:
+        if path.is_symlink() or path.stat().st_size > 1_000_000:
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def derived_limits(course_root: Path, max_wall: float, max_training: float) -> tuple[float, float]:
+    """(seconds per test, seconds for the training check) for the course at ``course_root``.
+
+    Args:
+        course_root: the course (holds ``TIMINGS_FILE`` once an assignment was generated).
+        max_wall, max_training: the configured limits, the ceiling and the fallback.
+    """
+    questions: list[float] = []
+    training: list[float] = []
+    for notebooks in read_timings(course_root).values():
+        for tests in (notebooks.values() if isinstance(notebooks, dict) else []):
+            for entry in (tests.values() if isinstance(tests, dict) else []):
+                try:
+                    seconds, kind = float(entry["seconds"]), str(entry["kind"])
+                except (TypeError, KeyError, ValueError):
+                    continue
+                (training if kind == "training" else questions).append(seconds)
+    wall = min(max_wall, max(MIN_TEST_SECONDS, FACTOR * max(questions))) if questions else max_wall
+    training_wall = (min(max_training, max(MIN_TRAINING_SECONDS, TRAINING_FACTOR * max(training)))
+                     if training else max_training)
+    return wall, training_wall
+
+
+def measure_notebook(course_root: Path, db_url: str, assignment: str, notebook: str, backend: str,
+                     log: Callable[[str], None]) -> dict[str, dict]:
+    """Run ``notebook``'s tests (from the gradebook) on the reference and record their times.
+
+    Args:
+        course_root: the course; its ``mytorch/`` is the reference.
+        db_url: the gradebook (``generate_assignment`` has just saved the notebook's tests there).
+        assignment, notebook: what is being released.
+        backend: the sandbox preference (``c.GradeInSandbox.backend``).
+        log: receives a warning when nothing could be measured.
+
+    Returns:
+        grade_id -> {"kind", "seconds"} as recorded (empty when nothing was measured).
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from assignment.grading.nbgrader_plugin import tests_of
+    from assignment.grading.policy import read_submission, write_package
+    from assignment.grading.sandbox import Limits, SandboxUnavailable, describe_backend, run_batch, submission_dir
+
+    name, why = describe_backend(backend)
+    if name is None:
+        log(f"reference times not measured (no sandbox here: {why}); grading will use the configured limits")
+        return {}
+    with Gradebook(db_url) as gb:
+        try:
+            tests = tests_of(gb, gb.find_notebook(notebook, assignment), assignment)
+        except MissingEntry:
+            return {}
+    calls = {g: c for g, c in tests.items() if not isinstance(c, Exception)}
+    reference = read_submission(Path(course_root))
+    copy = submission_dir()
+    measured: dict[str, dict] = {}
+    try:
+        write_package(reference, copy)
+        limits = Limits(wall_seconds=MEASURE_TIMEOUT, cpu_seconds=int(MEASURE_TIMEOUT), backend=backend)
+        by_key: dict[str, list[str]] = {}
+        for grade_id, call in sorted(calls.items()):
+            by_key.setdefault(call.key, []).append(grade_id)
+        for grade_ids in by_key.values():
+            requests = [{"kind": calls[g].kind, "key": calls[g].key, "case": calls[g].inputs} for g in grade_ids]
+            for grade_id, outcome in zip(grade_ids, run_batch(copy, requests, limits)):
+                if outcome.error is None:
+                    measured[grade_id] = {"kind": calls[grade_id].kind, "seconds": round(outcome.seconds, 4)}
+                else:
+                    log(f"the reference fails test {grade_id} ({outcome.error}); its time is not recorded")
+    except SandboxUnavailable as error:
+        log(f"reference times not measured ({error}); grading will use the configured limits")
+        return {}
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+    _record(Path(course_root), assignment, notebook, measured)
+    return measured
+
+
+def _record(course_root: Path, assignment: str, notebook: str, measured: dict[str, dict]) -> None:
+    """Merge one notebook's times into the course's file (written whole, then renamed into place)."""
+    data = read_timings(course_root)
+    data.setdefault(assignment, {})[notebook] = measured
+    path = course_root / TIMINGS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    temporary.replace(path)
