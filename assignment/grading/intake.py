@@ -22,6 +22,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from assignment.grading.safe_files import RefusedFile, entries, kind_of, open_folder, read_regular, size_text
 from assignment.grading.text import markdown_literal
@@ -159,9 +160,18 @@ def take_in(submission: Path, destination: Path, *, handout: set[str] = frozense
         intake.left_out.append((".", f"the submission folder {why}"))
         return intake
     try:
-        listing = entries(top)
+        copies = _screen(submission, top, entries(top), intake, handout, silent)
     finally:
         os.close(top)
+    for path, data in copies.items():
+        _write(destination, path, data)
+        intake.kept.append(path)
+    return intake
+
+
+def _screen(submission: Path, top: int, listing: list[tuple[str, int]], intake: Intake, handout: set[str],
+            silent: Callable[[str], bool]) -> dict[str, bytes]:
+    """path -> bytes of what to copy; what is left out goes to ``intake.left_out``."""
     copies: dict[str, bytes] = {}
     for name, mode in listing:
         if name == PACKAGE and stat.S_ISDIR(mode):
@@ -172,7 +182,7 @@ def take_in(submission: Path, destination: Path, *, handout: set[str] = frozense
             intake.left_out += [(f"{PACKAGE}/{n}", why) for n, why in package.left_out if not silent(n)]
         elif name == TIMESTAMP:
             try:
-                copies[name] = _read_in(submission, name, MAX_TIMESTAMP_BYTES)
+                copies[name] = read_regular(name, MAX_TIMESTAMP_BYTES, dir_fd=top)
             except RefusedFile as why:
                 intake.left_out.append((name, str(why)))
         elif name.endswith(".ipynb") and name in handout:
@@ -183,23 +193,14 @@ def take_in(submission: Path, destination: Path, *, handout: set[str] = frozense
             intake.left_out.append((name, "is not one of the assignment's notebooks"))
         else:
             intake.left_out.append((name, _why_left_out(mode, "notebooks and mytorch/*.py")))
-    for path, data in copies.items():
-        _write(destination, path, data)
-        intake.kept.append(path)
-    return intake
-
-
-def _read_in(submission: Path, name: str, max_bytes: int) -> bytes:
-    fd = open_folder(submission)
-    try:
-        return read_regular(name, max_bytes, dir_fd=fd)
-    finally:
-        os.close(fd)
+    return copies
 
 
 def _write(destination: Path, path: str, data: bytes) -> None:
     """Write a new file under ``destination`` (never through a link, so never outside it)."""
     target = destination / path
+    if target.parent.is_symlink():  # not made by nbgrader or us: never write through it
+        target.parent.unlink()
     target.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
     try:

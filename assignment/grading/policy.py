@@ -118,7 +118,8 @@ def source_text(name: str, data: bytes) -> tuple[str | None, str | None]:
     try:
         tree = ast.parse(data, filename=label)
     except SyntaxError as error:
-        return source, f"{label} has a syntax error at line {error.lineno}: {error.msg}"
+        where = f" at line {error.lineno}" if error.lineno else ""
+        return source, f"{label} has a syntax error{where}: {error.msg}"
     except (MemoryError, RecursionError):
         return source, f"{label} is too deeply nested for Python to parse (an expression nested hundreds of levels)"
     except ValueError as error:  # e.g. null bytes, on Pythons that report them so
