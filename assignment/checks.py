@@ -167,7 +167,7 @@ def not_student_file(filename: str) -> bool:
 
 def _is_mytorch_file(filename: str) -> bool:
     folder, name = os.path.split(filename.replace("\\", "/"))
-    return name in _MYTORCH_FILES and os.path.basename(folder) == "mytorch"
+    return name in _MYTORCH_FILES and "mytorch" in os.path.basename(folder)  # also a copy such as student_mytorch_3
 
 
 def _qualname(code: Any) -> str:
