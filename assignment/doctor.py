@@ -281,7 +281,9 @@ def exchange_root(config: Config) -> tuple[str, bool]:
 def exchange_findings(config: Config, course_id: str) -> list[Finding]:
     """nbgrader's exchange folder and the course's folders in it, when the course uses the exchange."""
     factory = config.get("ExchangeFactory", {})
-    custom = [f"{k} = {v}" for k, v in factory.items() if not str(v).startswith("nbgrader.exchange.default")]
+    named = {k: v if isinstance(v, str) else f"{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', v)}"
+             for k, v in factory.items()}
+    custom = [f"{k} = {v}" for k, v in named.items() if not v.startswith("nbgrader.exchange.default")]
     if custom:
         return [Finding(OK, "exchange", f"a custom exchange is configured ({'; '.join(custom)}): not checked")]
     root_text, configured = exchange_root(config)

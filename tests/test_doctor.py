@@ -68,6 +68,7 @@ def course(tmp_path) -> Path:
     return course
 
 
+@pytest.mark.slow
 def test_a_closed_course_passes(course):
     result = run_doctor(course)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -85,6 +86,7 @@ def test_a_closed_course_passes(course):
     assert out.strip().splitlines()[-1].startswith("doctor: ") and " 0 failed" in out
 
 
+@pytest.mark.slow
 def test_a_world_readable_course_fails_with_the_fix(course):
     os.chmod(course, 0o755)
     os.chmod(course / "gradebook.db", 0o644)
@@ -100,6 +102,7 @@ def test_a_world_readable_course_fails_with_the_fix(course):
     assert "fix the FAIL lines above" in result.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_an_open_gradebook_behind_a_closed_folder_is_a_warning(course):
     os.chmod(course / "gradebook.db", 0o644)
     result = run_doctor(course)
@@ -108,6 +111,7 @@ def test_an_open_gradebook_behind_a_closed_folder_is_a_warning(course):
                for line in lines_of(result, "WARN")), result.stdout
 
 
+@pytest.mark.slow
 def test_a_differing_installed_package_is_named(course, tmp_path):
     # The course holds assignment/ (as a clone of this repository does): nbgrader at its root uses it.
     shutil.copytree(ROOT / "assignment", course / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
@@ -137,6 +141,7 @@ def test_a_differing_installed_package_is_named(course, tmp_path):
     assert f"nbgrader at the course root {course / 'assignment'}: the same files" in result.stdout
 
 
+@pytest.mark.slow
 def test_an_unreachable_gradebook_url_fails_with_one_clear_line(course):
     url = "postgresql+psycopg2://grader:s3cret@127.0.0.1:9/mytorch"  # port 9 (discard): nothing listens
     result = run_doctor(course, url=url)
@@ -178,6 +183,7 @@ def test_the_exchange_must_be_world_writable_sticky_and_keep_inbound_unlistable(
     assert findings(missing)[0].startswith(f"FAIL exchange: {missing} (c.Exchange.root) does not exist")
 
 
+@pytest.mark.slow
 def test_the_config_is_the_one_nbgrader_builds(course, tmp_path, monkeypatch):
     # A global nbgrader_config.py (~/.jupyter's stand-in) sets the exchange and a limit; the course's wins.
     home = tmp_path / "jupyter-home"
