@@ -35,7 +35,8 @@ left out with a warning naming them (the LMS could not match the row).
 
 The files are UTF-8, comma-separated, quoted where a value needs it (RFC
 4180), numbers with a dot and at most two decimals; they are created readable
-by their owner only (they hold grades).
+by their owner only (they hold grades). A name that a spreadsheet would take
+for a formula ("=HYPERLINK(...)") is written with a leading apostrophe.
 """
 
 from __future__ import annotations
@@ -191,6 +192,13 @@ def read_roster(path: Path, key: str) -> tuple[list[str], dict[str, dict[str, st
     return header, rows
 
 
+def display_name(text: str) -> str:
+    """A name as a spreadsheet shows it but never runs it: one starting like a formula (=, +, -, @, a tab
+    or a carriage return) gets a leading apostrophe. Only names are changed: the LMSs match rows on the
+    identifier columns, which are written as they are."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _csv_text(rows: Iterable[Sequence[str]]) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
@@ -288,13 +296,13 @@ class CanvasExportPlugin(LmsExportPlugin):
                 if entry is None:
                     left_out.append(f"{student.id} (not in the roster {self.roster})")
                     continue
-                identity = [entry.get("Student") or student.sortable_name, entry.get("ID", ""),
+                identity = [display_name(entry.get("Student") or student.sortable_name), entry.get("ID", ""),
                             entry.get("SIS User ID", ""), entry.get("SIS Login ID", ""), entry.get("Section", "")]
                 if not any(identity[1:4]):
                     left_out.append(f"{student.id} (the roster gives no ID, SIS User ID or SIS Login ID)")
                     continue
             else:
-                identity = [student.sortable_name, "", student.lms_user_id, student.id, ""]
+                identity = [display_name(student.sortable_name), "", student.lms_user_id, student.id, ""]
             for name, value in zip(CANVAS_IDENTITY[1:4], identity[1:4]):
                 if value and seen.setdefault((name, value), student.id) != student.id:
                     raise LmsExportError(f"{seen[(name, value)]} and {student.id} have the same {name} {value!r}: "
@@ -339,6 +347,6 @@ class MoodleExportPlugin(LmsExportPlugin):
                 raise LmsExportError(f"{seen[value]} and {student.id} have the same {column} {value!r}: "
                                      "Moodle could not tell them apart")
             seen[value] = student.id
-            rows.append([value, first, last, *(format_score(student.scores[name], self.missing)
-                                                for name, _ in scores.assignments)])
+            rows.append([value, display_name(first), display_name(last),
+                         *(format_score(student.scores[name], self.missing) for name, _ in scores.assignments)])
         return rows, left_out

@@ -35,12 +35,14 @@ from course_tools import ASSIGNMENT, EXAMPLES, VENV_BIN, gradebook_url
 pytestmark = pytest.mark.slow
 
 RETAKE = "mlp_retake"
-# nbgrader id -> (first name, last name, email); eve never submits, zed is not on the LMS roster.
+# nbgrader id -> (first name, last name, email); eve never submits; mal's name reads as a spreadsheet
+# formula; neither mal nor zed is on the LMS roster.
 STUDENTS = {
     "ada_correct": ("Ada", 'O"Neil, Jr.', "ada@example.edu"),
     "cy_buggy": ("Zoë", "Nuñez-Łukasiewicz", "zoe@example.edu"),
     "dee_forward_only": ("Dee", "Smith", "dee@example.edu"),
     "eve_absent": ("Eve", "Absent", "eve@example.edu"),
+    "mal_formula": ("=1+2", "@SUM(A1)", ""),
     "zed_unlisted": ("Zed", "Unlisted", ""),
 }
 # A gradebook exported from Canvas, as the roster: Canvas's own columns, its points row, its test student.
@@ -133,6 +135,7 @@ def test_canvas_gradebook_csv(graded, tmp_path):
     assert raw.endswith(b"\r\n")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert "left out: zed_unlisted (not in the roster" in result.stderr
+    assert "left out: mal_formula (not in the roster" in result.stderr
 
 
 def test_canvas_without_roster_uses_the_gradebook_fields_and_blank_for_no_submission(graded, tmp_path):
@@ -147,6 +150,7 @@ def test_canvas_without_roster_uses_the_gradebook_fields_and_blank_for_no_submis
         ["Nuñez-Łukasiewicz, Zoë", "", "", "cy_buggy", "", "21"],
         ["Smith, Dee", "", "", "dee_forward_only", "", "12"],
         ["Absent, Eve", "", "", "eve_absent", "", ""],
+        ["'@SUM(A1), =1+2", "", "", "mal_formula", "", ""],  # shown as text, never run as a formula
         ["Unlisted, Zed", "", "", "zed_unlisted", "", ""],
     ]
 
@@ -171,6 +175,10 @@ def test_moodle_grade_import_csv(graded, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_csv(out) == [["Username", "First name", "Last name", "mlp", "mlp_retake"],
                              ["zed_unlisted", "Zed", "Unlisted", "0", "0"]]
+    result, out = export(graded, tmp_path, "MoodleExportPlugin", "--MoodleExportPlugin.identifier=username",
+                         "--student=mal_formula")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert read_csv(out)[1] == ["mal_formula", "'=1+2", "'@SUM(A1)", "0", "0"]
 
 
 def test_roster_mistakes_are_clear_errors(graded, tmp_path):
@@ -183,7 +191,7 @@ def test_roster_mistakes_are_clear_errors(graded, tmp_path):
     result, out = export(graded, tmp_path, "CanvasExportPlugin", f"--CanvasExportPlugin.roster={roster}",
                          "--CanvasExportPlugin.roster_key=Login")
     assert result.returncode == 1 and not out.exists()
-    assert "none of the 5 students could be matched to the LMS: ada_correct (the roster gives no ID, SIS User ID " \
+    assert "none of the 6 students could be matched to the LMS: ada_correct (the roster gives no ID, SIS User ID " \
            "or SIS Login ID); cy_buggy (not in the roster" in result.stderr
     roster.write_text("Login,ID\nada_correct,1\nada_correct,2\n", encoding="utf-8")
     result, _ = export(graded, tmp_path, "CanvasExportPlugin", f"--CanvasExportPlugin.roster={roster}",
@@ -204,6 +212,13 @@ def test_the_default_file_is_written_at_the_course_root_and_git_ignored(graded):
     ignored = subprocess.run(["git", "check-ignore", "grades.csv", "canvas_grades.csv", "moodle_grades.csv",
                               "logs/autograde.log"], cwd=pt.ROOT, capture_output=True, text=True)
     assert ignored.stdout.split() == ["grades.csv", "canvas_grades.csv", "moodle_grades.csv", "logs/autograde.log"]
+
+
+def test_display_name():
+    from assignment.lms_export import display_name
+
+    assert [display_name(t) for t in ("=cmd|' /C calc'!A0", "+1", "-2", "@x", "\tx", "Ada", "O'Neil", "")] == \
+        ["'=cmd|' /C calc'!A0", "'+1", "'-2", "'@x", "'\tx", "Ada", "O'Neil", ""]
 
 
 def test_format_score():
