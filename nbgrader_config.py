@@ -72,11 +72,12 @@ c.Autograde.autograde_preprocessors = [
 # A malformed or tampered notebook must not stop the run: read what can be read,
 # else stand the released notebook in (grades never depend on notebook content).
 c.Autograde.exporter_class = "assignment.grading.reader.TolerantNotebookExporter"
+# The same exporter, built only where a grading sandbox can run (else autograde stops at once).
+c.Autograde.exporter_class = "assignment.grading.nbgrader_plugin.SandboxCheckedExporter"
 # The sandbox: "auto" takes bubblewrap where user namespaces work, else "landlock" (Landlock +
 # seccomp, for containers); with neither, autograde refuses before touching any previous result
-# (RequireSandbox runs when autograde starts, before --force removes autograded notebooks).
+# (the exporter below checks when autograde starts, before --force removes autograded notebooks).
 c.GradeInSandbox.backend = "auto"
-c.Autograde.preprocessors = ["assignment.grading.nbgrader_plugin.RequireSandbox"]
 # Ceilings: each test gets 20x the reference's slowest test (at least 2 s), the training check
 # 4x the reference's training (at least 6 s), as measured by generate_assignment; these when unmeasured.
 c.GradeInSandbox.timeout = 20  # seconds per test

@@ -303,20 +303,28 @@ FORGED = ("_forged = {'ok': True, 'outputs': {'accuracy': 1.0}, 'results': [{'ok
           "    'x_unchanged': True, 'grad_unchanged': True, 'warnings': [], 'loss': 0.0}}] * 64}\n")
 
 
+# The answers travel over an inherited pipe: hostile code finds it among its descriptors and
+# writes a forged answer line to it, then ends the process before the real answer is written.
+FORGE_ON_CHANNEL = ("import json as _json, os as _os, stat as _stat\n"
+                    "_line = ('result ' + _json.dumps(_forged['results'][0]) + '\\n').encode()\n"
+                    "for _fd in range(3, 256):\n"
+                    "    try:\n"
+                    "        if _stat.S_ISFIFO(_os.fstat(_fd).st_mode):\n"
+                    "            _os.write(_fd, _line)\n"
+                    "    except OSError:\n"
+                    "        pass\n")
+
+
 def forged_report_in_method(ctx: Context) -> None:
-    """Linear.forward writes a report claiming success, then ends the process."""
+    """Linear.forward writes an answer claiming success to the answer pipe, then ends the process."""
     before(ctx, "nn.py", LINEAR_FORWARD, "".join("        " + line + "\n" for line in (
-        FORGED.rstrip("\n").split("\n") + [
-            "import json, os",
-            "with open('/sandbox/out/report.json', 'w') as _h:",
-            "    _h.write(json.dumps(_forged))",
-            "os._exit(0)"])))
+        FORGED.rstrip("\n").split("\n") + FORGE_ON_CHANNEL.rstrip("\n").split("\n") + ["_os._exit(0)"])))
 
 
 def forged_report_at_import(ctx: Context) -> None:
-    """At import, nn.py writes a report claiming every test passed, then ends the process."""
-    at_import(ctx, "nn.py", FORGED + (
-        "import json as _json, os as _os\n"
+    """At import, nn.py writes answers claiming every test passed (to the answer pipe, and to
+    report files where earlier graders had them), then ends the process."""
+    at_import(ctx, "nn.py", FORGED + FORGE_ON_CHANNEL + (
         "for _path in ['/sandbox/out/report.json', 'report.json']:\n"
         "    try:\n"
         "        with open(_path, 'w') as _h:\n"

@@ -25,6 +25,7 @@ from traitlets import Enum, Float, Integer, Unicode
 from assignment.grading import timing
 from assignment.grading.cases import CaseError, parse_test_call
 from assignment.grading.policy import read_submission, write_package
+from assignment.grading.reader import TolerantNotebookExporter
 from assignment.grading.grader import VerdictCache, grade_submission
 from assignment.grading.sandbox import PREFERENCES, Limits, SandboxUnavailable, describe_backend, submission_dir
 from assignment.grading.verdicts import Verdict
@@ -132,28 +133,37 @@ class GradeInSandbox(NbGraderPreprocessor):
                 break
 
 
-class RequireSandbox(NbGraderPreprocessor):
-    """Refuses ``nbgrader autograde`` at its very start when no sandbox can run.
+def require_sandbox(configurable) -> str:
+    """The backend grading will use (logged), or NbGraderException after logging one line saying why none.
 
-    Listed in ``c.Autograde.preprocessors``: nbgrader's converter builds these
-    once, before it looks at any submission (and before ``--force`` removes a
-    student's previous autograded notebooks), then replaces them by the
-    autograde preprocessors for each notebook, so it never runs on a notebook.
-    Building it checks the sandbox backend (``c.GradeInSandbox.backend``) and,
-    if none can run, logs one line and raises ``NbGraderException``: the command
-    exits with 1, formgrader shows the line, and every existing autograded
-    notebook and grade stays as it was.
+    Args:
+        configurable: an nbgrader object whose config holds ``c.GradeInSandbox.backend``.
+    """
+    grader = GradeInSandbox(parent=configurable, config=configurable.config)
+    name, why = describe_backend(grader.backend)
+    if name is None:
+        line = f"{REFUSAL} ({why}); nothing was graded and previous results are untouched"
+        configurable.log.error(line)
+        raise NbGraderException(line)
+    configurable.log.info("grading sandbox: %s (%s)", name, why)
+    return name
+
+
+class SandboxCheckedExporter(TolerantNotebookExporter):
+    """The autograde exporter (``c.Autograde.exporter_class``), which refuses to exist without a sandbox.
+
+    nbgrader's autograde converter builds its exporter once, when it starts: before
+    it looks at any submission, and so before ``--force`` removes a student's
+    previous autograded notebooks (and their grades with them). Building this one
+    checks the sandbox backend (``c.GradeInSandbox.backend``); if none can run it
+    logs one line and raises ``NbGraderException``: ``nbgrader autograde`` exits
+    with 1, formgrader's Autograde button shows the line, and every existing
+    autograded notebook stays as it was. Otherwise it is the course's tolerant
+    exporter (``reader.TolerantNotebookExporter``), unchanged.
     """
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        grader = GradeInSandbox(parent=self.parent, config=self.config)
-        name, why = describe_backend(grader.backend)
-        if name is None:
-            line = f"{REFUSAL} ({why}); nothing was graded and previous results are untouched"
-            self.log.error(line)
-            raise NbGraderException(line)
-        self.log.info("grading sandbox: %s (%s)", name, why)
-
-    def preprocess(self, nb, resources):
-        return nb, resources
+    def __init__(self, *args, **kw):
+        parent = kw.get("parent")
+        if parent is not None:
+            require_sandbox(parent)
+        super().__init__(*args, **kw)

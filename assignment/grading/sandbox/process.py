@@ -8,7 +8,8 @@ allowance (trusted work: no student code runs before ``ready``) and each test
 the batch's. The process can only slow itself down by lying: start messages
 must come in order, one per test, and the whole run never exceeds start-up
 plus one limit per test. When the process stops early, the test that was
-running gets the reason and the tests after it run in a fresh process.
+running gets the reason and the tests after it run in a fresh process (after
+a timeout, one process each, at once).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +53,7 @@ class Run:
         failure: why it stopped before answering every test (student-facing), if it did.
         failure_seconds: how long the unfinished test had run.
         stderr: the end of its standard error.
+        timed_out: it was killed for missing a deadline.
     """
 
     ready: bool = False
@@ -60,6 +63,7 @@ class Run:
     failure: str | None = None
     failure_seconds: float = 0.0
     stderr: str = ""
+    timed_out: bool = False
 
 
 # --------------------------------------------------------------------------- the backend
@@ -181,6 +185,12 @@ def run_batch(package_copy: Path, requests: list[dict], limits: Limits = Limits(
             outcomes.append(Outcome(error=run.failure or "the grading process stopped", seconds=run.failure_seconds))
             done += 1
         rest = rest[done:]
+        if run.timed_out and len(rest) > 1:
+            # A test that loops often has siblings that loop too: each remaining test runs
+            # in its own process, all at once, so that they cost one limit, not one each.
+            with ThreadPoolExecutor(max_workers=len(rest)) as pool:
+                alone = list(pool.map(lambda request: run_batch(package_copy, [request], limits)[0], rest))
+            return outcomes + alone
     return outcomes
 
 
@@ -280,6 +290,7 @@ def _follow(process: subprocess.Popen, channel: int, count: int, limits: Limits)
                 break  # all answered; it only failed to exit
             run.failure = _timeout_message(run, limits)
             run.failure_seconds = now - test_started
+            run.timed_out = True
             break
         if not poller.poll(wait * 1000):
             continue
