@@ -306,7 +306,8 @@ def precompute_on_cluster(course: Path, assignment: str, students: list[str], sc
         unchanged = len(students) - len(futures) - len(result.failures)
         print(f"sent {len(futures)} of {len(students)} students to the Dask cluster at {scheduler} "
               f"({unchanged} unchanged since their verdicts were cached)", flush=True)
-        _collect(futures, as_completed, cache, ledger, result, on_done, warn)
+        # as_completed runs on this client's event loop (it is not the process's default client).
+        _collect(futures, lambda fs: as_completed(fs, loop=client.loop), cache, ledger, result, on_done, warn)
     finally:
         if own_client:
             client.close()

@@ -24,6 +24,19 @@ generate_assignment``, then copied; the same submissions collected into each):
     ``python -m assignment autograde mlp --jobs J``: sandbox verdicts for
     ``J`` submissions at a time, the grades written by stock ``nbgrader
     autograde`` from the verdict cache (see ``assignment/parallel.py``).
+``dask``
+    ``python -m assignment autograde mlp --scheduler tcp://...``: the same
+    command with its sandbox phase on a local Dask cluster of the
+    ``distributed`` package's command line (one ``dask scheduler``, ``J``
+    ``dask worker`` processes with one thread each, on 127.0.0.1); the
+    workers' CPU time is counted with the command's.
+``rewrite``
+    the parallel command run again on the graded course: every verdict is
+    cached, so this is the cost of writing the grades alone (the long-lived
+    writer of ``assignment/writer.py``), and ``stock writer`` the same with
+    one plain ``nbgrader autograde`` process reading the same cache. The
+    difference between ``serial`` and ``stock writer`` is what the sandboxes
+    cost.
 ``stock`` (with ``--stock N``)
     nbgrader's own pipeline, no course preprocessors: the tests run in the
     student's kernel (``Execute``), on ``N`` honest or buggy submissions only
@@ -36,8 +49,8 @@ limits (20 s per test, 120 s for the training check) apply, and then the
 endless loop in ``ReLU.forward`` dominates the serial run: its three tests and
 the training check each wait out their limit.
 
-The grades of ``serial`` and ``parallel`` must agree exactly; the benchmark
-fails if they do not.
+The grades of ``serial``, ``parallel``, ``dask`` and the re-runs must agree
+exactly; the benchmark fails if they do not.
 """
 
 from __future__ import annotations
@@ -227,6 +240,86 @@ class PostgresServer:
         self.stop()
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class DaskCluster:
+    """A local Dask cluster of real processes: ``dask scheduler`` and ``workers`` × ``dask worker``
+    (``--nworkers 1 --nthreads 1``), the ``distributed`` package's own command line, each on
+    127.0.0.1 with a free port and in a session of its own (``kill`` ends it with its nanny and its
+    sandboxes). ``close()`` kills them all. ``meter``, if given, counts their CPU time."""
+
+    def __init__(self, folder: Path, workers: int = 2, meter: "CpuMeter | None" = None) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.workers = workers
+        self.meter = meter
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.client = None
+
+    def _dask(self, name: str, *args: str) -> None:
+        log = open(self.folder / f"{name}.log", "w", encoding="utf-8")
+        self.processes[name] = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dask"), *args], stdout=log, stderr=subprocess.STDOUT,
+            env=nbgrader_env(), cwd=self.folder, start_new_session=True,
+            preexec_fn=self.meter.enter if self.meter else None)
+
+    def start(self, timeout: float = 120) -> "DaskCluster":
+        from distributed import Client
+
+        port = self.address.rsplit(":", 1)[1]
+        self._dask("scheduler", "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard")
+        for number in range(1, self.workers + 1):
+            work = self.folder / f"w{number}"
+            work.mkdir(exist_ok=True)
+            self._dask(f"w{number}", "worker", self.address, "--name", f"w{number}", "--nworkers", "1",
+                       "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(work))
+        self.client = Client(self.address, timeout=timeout, set_as_default=False)
+        self.client.wait_for_workers(self.workers, timeout=timeout)
+        return self
+
+    def worker_address(self, name: str) -> str:
+        return next(addr for addr, info in self.client.scheduler_info()["workers"].items() if info["name"] == name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process's whole session (a worker: its nanny, itself and its sandboxes)."""
+        import signal
+
+        process = self.processes[name]
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait(timeout=30)
+
+    def close(self) -> None:
+        try:
+            if self.client is not None:
+                self.client.close()
+                self.client = None
+        finally:
+            for name in self.processes:
+                self.kill(name)
+
+    def __enter__(self) -> "DaskCluster":
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def prepare_base(workdir: Path, extra_config: str = "") -> Path:
     """A scratch course with the assignment generated (copied for each contender)."""
     base = workdir / "base"
@@ -323,12 +416,37 @@ def run_serial(course: Path, name: str = "serial") -> tuple[float, float | None]
     return seconds, cpu
 
 
-def run_parallel(course: Path, jobs: int) -> tuple[float, float | None, str]:
-    seconds, cpu, stdout = run_timed("parallel", [sys.executable, "-m", "assignment", "autograde", ASSIGNMENT,
-                                                  "--jobs", str(jobs), "--course", str(course)],
-                                     ROOT, course / "logs" / "parallel.log")
+def run_parallel(course: Path, jobs: int, *args: str, name: str = "parallel") -> tuple[float, float | None, str]:
+    seconds, cpu, stdout = run_timed(name, [sys.executable, "-m", "assignment", "autograde", ASSIGNMENT,
+                                            "--jobs", str(jobs), "--course", str(course), *args],
+                                     ROOT, course / "logs" / f"{name}.log")
     summary = [line for line in stdout.splitlines() if line.startswith("graded ")]
     return seconds, cpu, summary[-1] if summary else ""
+
+
+def run_dask(course: Path, workers: int, folder: Path) -> tuple[float, float | None, str]:
+    """The parallel command on a fresh local Dask cluster of ``workers`` one-thread workers; the CPU
+    seconds are the command's and the cluster's (scheduler and workers, sandboxes included)."""
+    meter = CpuMeter("dask-cluster")
+    try:
+        with DaskCluster(folder, workers, meter) as cluster:
+            before = meter.seconds()
+            seconds, cpu, summary = run_parallel(course, workers, "--scheduler", cluster.address, name="dask")
+            after = meter.seconds()
+    finally:
+        meter.close()
+    if cpu is not None and before is not None and after is not None:
+        cpu += after - before
+    return seconds, cpu, summary
+
+
+def run_stock_writer(course: Path) -> tuple[float, float | None]:
+    """One plain ``nbgrader autograde`` process on a graded course, every verdict read from its cache."""
+    cache_dir = next((course / ".grading_cache" / ASSIGNMENT).iterdir())
+    seconds, cpu, _ = run_timed("stock-writer", [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force",
+                                                 f"--GradeInSandbox.cache_dir={cache_dir}"],
+                                course, course / "logs" / "stock-writer.log")
+    return seconds, cpu
 
 
 def scores(course: Path) -> dict[str, dict[str, float]]:
@@ -340,13 +458,13 @@ def format_results(rows: list[tuple[str, int, list[float], list[float | None]]],
     """A table: contender, submissions, runs, median wall seconds, wall and CPU seconds per
     submission, speed-up (``reference``'s wall s/sub over the contender's)."""
     per_sub = {name: statistics.median(walls) / count for name, count, walls, _ in rows}
-    lines = [f"{'contender':<10} {'subs':>5} {'runs':>4} {'median s':>9} {'s/sub':>7} {'CPU s/sub':>10} "
-             f"{'speed-up':>9}", "-" * 61]
+    lines = [f"{'contender':<13} {'subs':>5} {'runs':>4} {'median s':>9} {'s/sub':>7} {'CPU s/sub':>10} "
+             f"{'speed-up':>9}", "-" * 64]
     for name, count, walls, cpus in rows:
         known = [c for c in cpus if c is not None]
         cpu = f"{statistics.median(known) / count:.2f}" if known else "n/a"
         speedup = per_sub[reference] / per_sub[name] if reference in per_sub else float("nan")
-        lines.append(f"{name:<10} {count:>5} {len(walls):>4} {statistics.median(walls):>9.1f} "
+        lines.append(f"{name:<13} {count:>5} {len(walls):>4} {statistics.median(walls):>9.1f} "
                      f"{per_sub[name]:>7.2f} {cpu:>10} {speedup:>8.2f}x")
     return "\n".join(lines)
 
@@ -383,28 +501,49 @@ def main(argv: list[str] | None = None) -> int:
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     base = prepare_base(workdir, extra)
 
-    walls: dict[str, list[float]] = {"serial": [], "parallel": [], "stock": []}
-    cpus: dict[str, list[float | None]] = {"serial": [], "parallel": [], "stock": []}
+    names = ("serial", "parallel", "dask", "rewrite", "stock writer", "stock")
+    walls: dict[str, list[float]] = {name: [] for name in names}
+    cpus: dict[str, list[float | None]] = {name: [] for name in names}
+
+    def record(name: str, wall: float, cpu: float | None) -> None:
+        walls[name].append(wall)
+        cpus[name].append(cpu)
+
+    def same_as_serial(name: str, course: Path, serial_scores: dict) -> bool:
+        got = scores(course)
+        if got != serial_scores:
+            differ = sorted(s for s in set(serial_scores) | set(got) if serial_scores.get(s) != got.get(s))
+            print(f"MISMATCH between serial and {name} grades for: {', '.join(differ)}", file=sys.stderr)
+            return False
+        return True
+
     for round_ in range(args.repeat):
         course = fresh_course(base, workdir / "serial", submissions)
-        wall, cpu = run_serial(course)
-        walls["serial"].append(wall)
-        cpus["serial"].append(cpu)
+        record("serial", *run_serial(course))
         serial_scores = scores(course)
         course = fresh_course(base, workdir / "parallel", submissions)
         wall, cpu, summary = run_parallel(course, args.jobs)
-        walls["parallel"].append(wall)
-        cpus["parallel"].append(cpu)
-        parallel_scores = scores(course)
-        if parallel_scores != serial_scores:
-            differ = sorted(s for s in set(serial_scores) | set(parallel_scores)
-                            if serial_scores.get(s) != parallel_scores.get(s))
-            print(f"MISMATCH between serial and parallel grades for: {', '.join(differ)}", file=sys.stderr)
+        record("parallel", wall, cpu)
+        if not same_as_serial("parallel", course, serial_scores):
             return 1
-        print(f"round {round_ + 1}: serial {walls['serial'][-1]:.1f} s, parallel {wall:.1f} s; "
-              f"grades identical for {len(serial_scores)} students\n  parallel: {summary}")
-    rows = [("serial", len(plan), walls["serial"], cpus["serial"]),
-            ("parallel", len(plan), walls["parallel"], cpus["parallel"])]
+        # The writing alone: every verdict is cached now.
+        wall, cpu, rewrite_summary = run_parallel(course, args.jobs, name="rewrite")
+        record("rewrite", wall, cpu)
+        if not same_as_serial("rewrite", course, serial_scores):
+            return 1
+        record("stock writer", *run_stock_writer(course))
+        if not same_as_serial("stock writer", course, serial_scores):
+            return 1
+        dask_course = fresh_course(base, workdir / "dask", submissions)
+        wall, cpu, dask_summary = run_dask(dask_course, args.jobs, workdir / "dask-cluster")
+        record("dask", wall, cpu)
+        if not same_as_serial("dask", dask_course, serial_scores):
+            return 1
+        print(f"round {round_ + 1}: serial {walls['serial'][-1]:.1f} s, parallel {walls['parallel'][-1]:.1f} s, "
+              f"dask {wall:.1f} s, rewrite {walls['rewrite'][-1]:.1f} s, stock writer "
+              f"{walls['stock writer'][-1]:.1f} s; grades identical for {len(serial_scores)} students\n"
+              f"  parallel: {summary}\n  dask: {dask_summary}\n  rewrite: {rewrite_summary}")
+    rows = [(name, len(plan), walls[name], cpus[name]) for name in names[:-1]]
 
     if args.stock:
         honest = [student for student, kind in plan if kind in HONEST][: args.stock]
@@ -417,16 +556,15 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copytree(submissions / student, stock_submissions / student)
         for _ in range(args.repeat):
             course = fresh_course(base, workdir / "stock", stock_submissions, stock_extra)
-            wall, cpu = run_serial(course, "stock")
-            walls["stock"].append(wall)
-            cpus["stock"].append(cpu)
+            record("stock", *run_serial(course, "stock"))
         rows.append(("stock", len(honest), walls["stock"], cpus["stock"]))
 
     print()
     print(format_results(rows))
     print("\ns/sub: median wall-clock seconds of a run over its submissions; CPU s/sub: CPU seconds of "
           "every process of the run (sandboxes included), where a cgroup could measure them; "
-          "speed-up: serial's s/sub over the contender's.")
+          "speed-up: serial's s/sub over the contender's. rewrite and stock writer re-grade the parallel "
+          "course with every verdict cached: the cost of writing alone.")
     return 0
 
 

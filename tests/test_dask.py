@@ -19,10 +19,7 @@ serially by stock ``nbgrader autograde`` once per test run. Then:
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,76 +34,15 @@ from parallel_tools import ASSIGNMENT, PLAN
 pytestmark = [pytest.mark.xdist_group("parallel")]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _dask(*args: str, log: Path) -> subprocess.Popen:
-    """``dask ARGS`` (the distributed package's command line) in a session of its own."""
-    handle = open(log, "w", encoding="utf-8")
-    return subprocess.Popen([str(Path(sys.executable).parent / "dask"), *args], stdout=handle,
-                            stderr=subprocess.STDOUT, env=pt.env(), cwd=log.parent, start_new_session=True)
-
-
-def _kill(process: subprocess.Popen) -> None:
-    """SIGKILL the process's whole session (a worker's nanny, the worker and its sandboxes)."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    process.wait(timeout=30)
-
-
-class Cluster:
-    """A scheduler and two workers on 127.0.0.1; ``client`` watches them for the test."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.address = f"tcp://127.0.0.1:{_free_port()}"
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.client = None
-
-    def start(self) -> None:
-        from distributed import Client
-
-        folder = self.folder
-        port = self.address.rsplit(":", 1)[1]
-        self.processes["scheduler"] = _dask("scheduler", "--host", "127.0.0.1", "--port", port,
-                                            "--no-dashboard", log=folder / "scheduler.log")
-        for name in ("w1", "w2"):
-            work = folder / name
-            work.mkdir()
-            self.processes[name] = _dask("worker", self.address, "--name", name, "--nworkers", "1", "--nthreads", "1",
-                                         "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(work),
-                                         log=folder / f"{name}.log")
-        self.client = Client(self.address, timeout=60, set_as_default=False)
-        self.client.wait_for_workers(2, timeout=120)
-
-    def worker_address(self, name: str) -> str:
-        return next(addr for addr, info in self.client.scheduler_info()["workers"].items() if info["name"] == name)
-
-    def close(self) -> None:
-        try:
-            if self.client is not None:
-                self.client.close()
-        finally:
-            for process in self.processes.values():
-                _kill(process)
-
-
 @pytest.fixture()
 def cluster(tmp_path):
-    folder = tmp_path / "cluster"
-    folder.mkdir()
-    running = Cluster(folder)
+    """A scheduler and two workers (``bench/autograde.py``'s ``DaskCluster``), always killed."""
+    running = pt.bench().DaskCluster(tmp_path / "cluster", workers=2)
     try:
         running.start()
         yield running
     finally:
-        running.close()  # also when the constructor failed half-way
+        running.close()  # also when start() failed half-way
     assert all(p.poll() is not None for p in running.processes.values())
 
 
@@ -142,7 +78,7 @@ def test_a_cluster_that_loses_a_worker_gives_the_serial_grades(cluster, graded, 
             lost = [key for key in running if now - seen.setdefault(key, now) >= 0.5]
             if not lost:
                 time.sleep(0.05)
-        _kill(cluster.processes["w1"])
+        cluster.kill("w1")
         out, err = command.communicate(timeout=900)
     finally:
         if command.poll() is None:
@@ -174,7 +110,7 @@ def test_a_cluster_that_loses_a_worker_gives_the_serial_grades(cluster, graded, 
 def test_an_unreachable_scheduler_is_a_clear_error():
     from assignment.distributed import ClusterUnavailable, connect
 
-    address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+    address = f"tcp://127.0.0.1:{pt.bench().free_port()}"  # nothing listens there
     with pytest.raises(ClusterUnavailable, match="cannot reach the Dask scheduler at " + address):
         connect(address, timeout=3)
 
