@@ -96,6 +96,22 @@ class Steps(anywidget.AnyWidget):
 
     _esm = """
     const BUTTONS = %s;
+    const KEYS = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: 5, PageDown: -5 };
+    // JupyterLab's shortcut handling cancels the arrow keys' default action on a range input,
+    // so the slider moves itself (and cancels the default, so that it never moves twice).
+    function keys(slider) {
+      slider.addEventListener("keydown", (e) => {
+        if (!(e.key in KEYS) && e.key !== "Home" && e.key !== "End") return;
+        const step = Number(slider.step) || 1, lo = Number(slider.min), hi = Number(slider.max);
+        let v = Number(slider.value) + (KEYS[e.key] || 0) * step;
+        if (e.key === "Home") v = lo;
+        if (e.key === "End") v = hi;
+        slider.value = Number(Math.min(hi, Math.max(lo, v)).toFixed(6));
+        slider.dispatchEvent(new Event("input"));
+        e.preventDefault();
+        e.stopPropagation();
+      });
+    }
     function render({ model, el }) {
       const row = document.createElement("div");
       row.className = "mt-row";
@@ -123,7 +139,10 @@ class Steps(anywidget.AnyWidget):
       row.appendChild(label);
       row.appendChild(output);
       el.appendChild(row);
+      // Keys belong to the control (arrows move the slider), not to JupyterLab's shortcuts.
+      el.setAttribute("data-lm-suppress-shortcuts", "true");
       row.setAttribute("aria-label", "Stepper over the " + model.get("description") + " positions");
+      keys(slider);
       slider.addEventListener("input", () => {
         model.set("value", Number(slider.value));
         model.save_changes();
@@ -218,6 +237,22 @@ class RangeSlider(anywidget.AnyWidget):
     """
 
     _esm = """
+    const KEYS = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: 5, PageDown: -5 };
+    // JupyterLab's shortcut handling cancels the arrow keys' default action on a range input,
+    // so the slider moves itself (and cancels the default, so that it never moves twice).
+    function keys(slider) {
+      slider.addEventListener("keydown", (e) => {
+        if (!(e.key in KEYS) && e.key !== "Home" && e.key !== "End") return;
+        const step = Number(slider.step) || 1, lo = Number(slider.min), hi = Number(slider.max);
+        let v = Number(slider.value) + (KEYS[e.key] || 0) * step;
+        if (e.key === "Home") v = lo;
+        if (e.key === "End") v = hi;
+        slider.value = Number(Math.min(hi, Math.max(lo, v)).toFixed(6));
+        slider.dispatchEvent(new Event("input"));
+        e.preventDefault();
+        e.stopPropagation();
+      });
+    }
     function render({ model, el }) {
       const row = document.createElement("div");
       row.className = "mt-row";
@@ -230,6 +265,8 @@ class RangeSlider(anywidget.AnyWidget):
       row.appendChild(label);
       row.appendChild(output);
       el.appendChild(row);
+      // Keys belong to the control (arrows move the slider), not to JupyterLab's shortcuts.
+      el.setAttribute("data-lm-suppress-shortcuts", "true");
       const log = () => model.get("log");
       const format = (v) => {
         const f = model.get("readout_format");
@@ -237,6 +274,7 @@ class RangeSlider(anywidget.AnyWidget):
         if (f.endsWith("f")) return v.toFixed(Number(f.slice(0, -1)));
         return Number(v.toPrecision(Number(f.slice(0, -1)) || 3)).toString();
       };
+      keys(slider);
       slider.addEventListener("input", () => {
         const position = Number(slider.value);
         model.set("value", log() ? Math.pow(10, position) : position);

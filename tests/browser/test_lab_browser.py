@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.lab_session import CHROMIUM, CHROMIUM_FLAGS, jupyterlab, run_all, visible_state
+from tests.browser.lab_session import (CHROMIUM, CHROMIUM_FLAGS, accessibility_problems, jupyterlab, keyboard_walk,
+                                       picture_alts, run_all, visible_state)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -54,6 +55,10 @@ def _run_and_capture(browser, tmp: Path, with_solution: bool, label: str) -> dic
             page.on("dialog", lambda dialog: dialog.dismiss())
             run_all(page, base, token, notebook)
             states[notebook] = visible_state(page)
+            states[notebook]["unnamed"] = accessibility_problems(page)
+            states[notebook]["picture_alts"] = picture_alts(page)
+            if notebook == "01_forward.ipynb":
+                states[notebook]["keyboard"] = keyboard_walk(page)
             stem = notebook.removesuffix(".ipynb")
             page.screenshot(path=str(out / f"{stem}-page.png"))
             widgets = page.locator('.jp-OutputArea-output:has(> .jupyter-widgets)')
@@ -75,6 +80,25 @@ def test_every_notebook_runs_with_the_solution_and_every_visualizer_renders(brow
         assert state["widget_images"] >= visualizers, f"{notebook}: visualizer images not drawn: {state}"
         assert state["passed"] == visible_tests, f"{notebook}: {state}"
         assert not state["formgrader"], "student mode must not show formgrader"
+        _assert_readable_and_accessible(notebook, state, "✔")
+    keys = states["01_forward.ipynb"]["keyboard"]
+    assert keys["start"] == "1 / 6" and keys["focused"] == "Next position", keys
+    assert (keys["enter"], keys["space"]) == ("2 / 6", "3 / 6"), keys
+    assert keys["slider_focused"] == "entry position" and keys["arrow"] == "4 / 6", keys
+
+
+def _assert_readable_and_accessible(notebook: str, state: dict, verdict: str) -> None:
+    """Every figure is a picture with alt text, every visualizer picture says what it shows and its
+    verdict, every control has a name in the accessibility tree."""
+    assert state["figure_text"] == [], f"{notebook}: a figure shows as text: {state['figure_text']}"
+    assert all(len(alt) > 40 for alt in state["static_figures"]), f"{notebook}: {state['static_figures']}"
+    if notebook == "01_forward.ipynb":
+        assert len(state["static_figures"]) == 3, state["static_figures"]
+    assert state["unnamed"] == [], f"{notebook}: unnamed pictures or controls: {state['unnamed']}"
+    assert state["picture_alts"], notebook
+    for alt in state["picture_alts"]:
+        assert "Verdict:" in alt or "fill in after" in alt, f"{notebook}: {alt}"
+    assert any(f"Verdict: {verdict}" in alt for alt in state["picture_alts"]), f"{notebook}: {state['picture_alts']}"
 
 
 def test_stubs_give_a_clear_state_and_run_all_goes_on(browser, tmp_path):
@@ -85,3 +109,4 @@ def test_stubs_give_a_clear_state_and_run_all_goes_on(browser, tmp_path):
         assert state["widget_outputs"] >= visualizers, f"{notebook}: {state}"
         assert len(state["stderr"]) == visible_tests, f"{notebook}: {state}"
         assert all("not implemented yet" in text for text in state["stderr"]), state["stderr"]
+        _assert_readable_and_accessible(notebook, state, "✎" if notebook != "04_training.ipynb" else "✎")
