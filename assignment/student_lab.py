@@ -1,10 +1,11 @@
 """``make lab``: JupyterLab as a student sees it.
 
 A working copy of ``release/<assignment>`` (kept between runs, so edits
-survive), opened in JupyterLab with nbgrader's instructor panels (formgrader,
-create assignment, course and assignment lists) switched off and the Validate
-button kept. The kernel sees the student's ``mytorch/`` in the working copy,
-never the reference at the course root.
+survive), opened in JupyterLab with the same student configuration a hub gives
+its students (``assignment/jupyter/student/``, see docs/deploy.md): nbgrader's
+Assignment List and Validate button stay, formgrader, create-assignment and the
+course list are switched off. The kernel sees the student's ``mytorch/`` in the
+working copy, never the reference at the course root.
 """
 
 from __future__ import annotations
@@ -16,20 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from assignment.jupyter import STUDENT, config_files
+
 COURSE_ROOT = Path(__file__).resolve().parents[1]
-INSTRUCTOR_LAB_PLUGINS = (
-    "@jupyter/nbgrader:formgrader",
-    "@jupyter/nbgrader:create-assignment",
-    "@jupyter/nbgrader:course-list",
-    "@jupyter/nbgrader:assignment-list",
-    "@jupyter/nbgrader:menu",
-)
-SERVER_EXTENSIONS = {
-    "nbgrader.server_extensions.formgrader": False,
-    "nbgrader.server_extensions.course_list": False,
-    "nbgrader.server_extensions.assignment_list": False,
-    "nbgrader.server_extensions.validate_assignment": True,
-}
 
 
 def prepare(workdir: Path, assignment: str = "mlp", release: Path | None = None, fresh: bool = False) -> Path:
@@ -50,15 +40,28 @@ def prepare(workdir: Path, assignment: str = "mlp", release: Path | None = None,
         shutil.rmtree(copy)
     if not copy.exists():
         shutil.copytree(release, copy)
-    config = workdir / ".jupyter"
-    (config / "labconfig").mkdir(parents=True, exist_ok=True)
-    (config / "labconfig" / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {plugin: True for plugin in INSTRUCTOR_LAB_PLUGINS}}, indent=2))
-    (config / "jupyter_server_config.json").write_text(json.dumps(
-        {"ServerApp": {"jpserver_extensions": SERVER_EXTENSIONS}}, indent=2))
+    install_student_config(workdir / ".jupyter")
     # No "get news?" prompt on a student's first start.
     write_user_setting(workdir, "@jupyterlab/apputils-extension", "notification", {"fetchNews": "false"})
     return copy
+
+
+def install_student_config(config_dir: Path) -> list[Path]:
+    """Copy the shipped student configuration (the hub's, see docs/deploy.md) into a config folder.
+
+    Args:
+        config_dir: the server's Jupyter config folder (``JUPYTER_CONFIG_DIR`` of ``make lab``).
+
+    Returns:
+        The files written.
+    """
+    written = []
+    for relative in config_files(STUDENT):
+        target = config_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(STUDENT / relative, target)
+        written.append(target)
+    return written
 
 
 def write_user_setting(workdir: Path, extension: str, plugin: str, values: dict) -> None:

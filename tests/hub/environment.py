@@ -8,8 +8,9 @@
   submission: the test checks it.
 - configurable-http-proxy from npm, in a local folder (never a global install).
 
-Both are cached under .artifacts/hub/ (keyed by pyproject.toml; the course wheel is
-rebuilt and reinstalled when the package's files change), so reruns take seconds.
+Both are cached under .artifacts/hub/ (the course wheel is rebuilt and reinstalled when
+the package's files change, pip adds what changed requirements need), so reruns take
+seconds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -100,37 +102,49 @@ def wheel_names(wheel: Path) -> list[str]:
         return archive.namelist()
 
 
+# What the students' (and the instructor's) environment installs from the wheel, as
+# docs/deploy.md says: the single-user server and the grader's sandbox dependencies.
+EXTRAS = ("hub", "grading")
+
+
+def _dependencies_digest() -> str:
+    """A digest of the requirements the environment installs (the other extras do not count)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project.get("optional-dependencies", {})
+    wanted = [*project["dependencies"], *(req for extra in EXTRAS for req in extras.get(extra, []))]
+    return hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest()[:16]
+
+
 def student_environment() -> Path:
     """The students' venv (cached); returns its prefix.
+
+    Built once with Debian's Python; when the course package changes, its wheel is
+    rebuilt and reinstalled, and pip adds what changed requirements need.
 
     Returns:
         The venv's folder: ``<prefix>/bin/jupyterhub-singleuser`` starts a user's server.
     """
     if not SYSTEM_PYTHON.exists():
         raise RuntimeError("Debian's python3 is missing: apt-get install python3 python3-venv")
-    cache = cache_dir()
-    deps_key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
-    prefix = cache / f"student-env-{deps_key}"
-    stamp = prefix / ".course-wheel"
-    package_key = _package_digest()
-    if stamp.exists() and stamp.read_text() == package_key:
+    prefix = cache_dir() / "student-env"
+    stamp = prefix / ".installed"
+    key = f"{_dependencies_digest()} {_package_digest()}"
+    if stamp.exists() and stamp.read_text() == key:
         return prefix
-    for stale in cache.glob("student-env-*"):
-        if stale != prefix:
-            shutil.rmtree(stale, ignore_errors=True)
     if not (prefix / "bin" / "python").exists():
+        shutil.rmtree(prefix, ignore_errors=True)
         _run([str(SYSTEM_PYTHON), "-m", "venv", str(prefix)])
-    wheels = cache / "wheels"
+    wheels = cache_dir() / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
     wheel = build_wheel(wheels)
     pip = [str(prefix / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    # As docs/deploy.md says: the wheel (never the repository, never -e), with the hub extra.
-    _run(pip + [f"{wheel}[hub]"])
+    # As docs/deploy.md says: the wheel (never the repository, never -e), with its extras.
+    _run(pip + [f"{wheel}[{','.join(EXTRAS)}]"])
     _run(pip + ["--no-deps", "--force-reinstall", str(wheel)])
     install_student_config(prefix)
     # Readable and runnable by everyone, as a hub's shared environment is.
     _run(["chmod", "-R", "go+rX", str(prefix)])
-    stamp.write_text(package_key)
+    stamp.write_text(key)
     return prefix
 
 
