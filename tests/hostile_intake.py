@@ -51,6 +51,7 @@ def special_files(ctx: hs.Context) -> None:
     (sub / "02_backward.ipynb").unlink()
     (sub / "02_backward.ipynb").symlink_to(sub / "pipe")  # a link to a pipe
     _fifo(sub / "answers.txt")
+    _fifo(sub / ".hidden_pipe")  # hidden names escape nbgrader's "*" patterns unless matched apart
     _socket(sub / "kernel.sock")
     (sub / "null").symlink_to("/dev/null")  # a link to a device
     _sparse(sub / "weights.npy")  # 1 GiB that takes no disk space until copied

@@ -382,7 +382,8 @@ def test_students_are_told_what_was_left_out(course):
 
     assert "Not graded and not kept" not in feedback("ada_correct")
     special = feedback("special_files")
-    for line in ("answers.txt: is a named pipe (FIFO)", "kernel.sock: is a socket", "null: is a symbolic link",
+    for line in ("answers.txt: is a named pipe (FIFO)", ".hidden_pipe: is a named pipe (FIFO)",
+                 "kernel.sock: is a socket", "null: is a symbolic link",
                  "weights.npy: is not graded", "mytorch/extra.py: is a named pipe (FIFO)",
                  "mytorch/big.py: is larger than 512 KiB",
                  "Your notebook 01_forward.ipynb could not be read (01_forward.ipynb is a named pipe (FIFO)"):
