@@ -99,7 +99,6 @@ def _system_reads() -> tuple[tuple[str, ...], tuple[str, ...]]:
     read += [str(folder) for folder in found.numpy_dirs]
     if paths.LOADER_CACHE.exists():
         read.append(str(paths.LOADER_CACHE))
-    read += ["/dev/null", "/dev/urandom"]
     return tuple(dict.fromkeys(read)), tuple(str(f) for f in found.stdlib)
 
 

@@ -95,7 +95,8 @@ def probe(backend: str) -> str | None:
 
 def _empty_package() -> Path:
     folder = scratch.private_root() / "probe"
-    (folder / "mytorch").mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    (folder / "mytorch").mkdir(mode=0o700, exist_ok=True)
     return folder
 
 
