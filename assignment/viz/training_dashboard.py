@@ -448,7 +448,7 @@ class TrainingDashboard(Visualizer):
             self._analysis_note.set_text(predicted.message)
             self.analysis.values_changed()
             self.analysis_image.value = self.analysis.png()
-            self.analysis_image.alt = f"{self.analysis_picture}: empty, {_safe.clause(predicted.message)}."
+            self.analysis_image.alt = f"{self.analysis_picture}. Verdict: ✘ empty: {_safe.clause(predicted.message)}."
             return
         truth = data.y_test
         guess = predicted.value
@@ -482,8 +482,11 @@ class TrainingDashboard(Visualizer):
         self.analysis.values_changed()
         self.analysis_image.value = self.analysis.png()
         worst = np.argsort(np.diag(self.confusion) / np.maximum(self.confusion.sum(axis=1), 1))[0]
-        self.analysis_image.alt = (f"{self.analysis_picture}: {len(wrong)} of {len(truth)} test digits "
-                                   f"misclassified; the digit recognised least often is {worst}.")
+        right = len(truth) - len(wrong)
+        symbol = "✔" if right / len(truth) > 0.5 else "✘"
+        self.analysis_image.alt = (f"{self.analysis_picture}. Verdict: {symbol} {right} of {len(truth)} test digits "
+                                   f"classified right, {len(wrong)} misclassified; the digit recognised least often "
+                                   f"is {worst}.")
 
 
 def training_dashboard(nn, optim, *, hidden: tuple = (32,), lr: float = 0.2, epochs: int = 5, batch_size: int = 32,
