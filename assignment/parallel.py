@@ -60,7 +60,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from assignment.grading.grader import VerdictCache, grade_submission
 from assignment.grading.nbgrader_plugin import GradeInSandbox, tests_of
 from assignment.grading.policy import read_submission, write_package
-from assignment.grading.sandbox import Limits, bwrap_available
+from assignment.grading.sandbox import Limits, describe_backend
 
 CACHE_FOLDER = ".grading_cache"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -339,11 +339,11 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         scheduler: a Dask scheduler's address: its workers run the sandboxes (default:
             ``c.ParallelAutograde.scheduler``; empty: local threads, ``jobs`` at a time).
     """
-    why_not = bwrap_available()
-    if why_not:
-        print(f"cannot grade: {why_not}", file=sys.stderr)
-        return 2
     coursedir = load_coursedir(course)
+    backend, why = describe_backend(limits_from(coursedir.config)[0].backend)  # c.GradeInSandbox.backend
+    if backend is None:
+        print(f"cannot grade: no sandbox can run here ({why})", file=sys.stderr)
+        return 2
     available = submitted_students(coursedir, assignment)
     chosen = available if not students else [s for s in available if s in set(students)]
     unknown = sorted(set(students or []) - set(available))
