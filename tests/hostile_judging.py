@@ -43,18 +43,18 @@ def sgd_empties_steps(ctx: hs.Context) -> None:
 
 
 def forged_empty_lists(ctx: hs.Context) -> None:
-    """At import, optim.py writes a report of empty answers (no steps, no trained layers) claiming
-    success for every test, then ends the process before the runner can report."""
+    """At import, optim.py replaces what the grader's modules report, inside the sandbox: SGD.step's
+    run() reports no steps at all (and gradients and ReLUs untouched), the training check reports
+    no trained layer. Nothing is left to compare, and SGD.step itself is the stub as handed out."""
     hs.at_import(ctx, "optim.py", (
-        "_forged = {'results': [{'ok': True, 'outputs': {'after': [], 'grads_unchanged': True,\n"
-        "    'relu_untouched': True, 'parameters': [], 'calls': [], 'received': []}}] * 64}\n"
-        "import json as _json, os as _os\n"
-        "try:\n"
-        "    with open('/sandbox/out/report.json', 'w') as _h:\n"
-        "        _h.write(_json.dumps(_forged))\n"
-        "except OSError:\n"
-        "    pass\n"
-        "_os._exit(0)\n"))
+        "import sys as _sys\n"
+        "_q = _sys.modules.get('assignment.questions.sgd_step')\n"
+        "if _q is not None:\n"
+        "    _q.run = lambda nn, optim, case: {'after': [], 'grads_unchanged': True, 'relu_untouched': True}\n"
+        "_tc = _sys.modules.get('assignment.training_check')\n"
+        "if _tc is not None:\n"
+        "    _tc.trained_parameters = lambda *args, **kwargs: []\n"))
+    hs.edit(ctx, "optim.py", SGD_STEP_BODY, "                raise NotImplementedError('Question 3 (sgd_step)')\n")
 
 
 def replay_sequential(ctx: hs.Context) -> None:
@@ -116,7 +116,7 @@ CASES: list[hs.Case] = [
             "SGD.__init__ empties the case's steps (and run()'s copy) in its callers' frames; SGD.step a stub"),
     hs.Case("forged_empty_lists", forged_empty_lists, Z("sgd_step", "training_accuracy"),
             {"sgd_step": MALFORMED, "training_accuracy": MALFORMED},
-            "optim.py forges a report of empty lists for every test at import, then os._exit(0)"),
+            "optim.py makes sgd_step's run() and the training check report empty lists"),
     hs.Case("replay_sequential", replay_sequential, Z("sequential_forward", "sequential_backward"),
             {"sequential_forward": "did not receive the network's input x",
              "sequential_backward": "did not receive"},

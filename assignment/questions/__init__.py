@@ -5,8 +5,12 @@ One module per question key. Each module has:
     run(nn, optim, case) -> dict: calls the student's code on a test case and
         returns its answers as plain values (arrays, numbers, lists). This is
         the only part that executes student code.
+    form(case) -> the form of what ``run`` reports on this case, built from the
+        trusted case alone (see ``_forms``): keys, lengths, flags.
     check(case, outputs) -> list[str]: the problems found, in a student's terms
-        (empty when the answer is right). Never executes student code.
+        (empty when the answer is right). Never executes student code. It first
+        holds ``outputs`` against ``form(case)`` (``_forms.conforms``): whatever
+        ``run`` reports may have been forged by the student's code beside it.
     shown(case, outputs) -> list[(label, yours, expected)]: what to print.
 
 A test case is a dict of plain literals (lists, numbers, strings), the same
