@@ -111,8 +111,15 @@ def remove_stale() -> list[str]:
     return removed
 
 
-def run_as(user: User, command: list[str], **kwargs) -> subprocess.CompletedProcess:
-    """Run a command as ``user`` (its uid, gid and groups), from its home."""
+def run_as(user: User, command: list[str], env: dict[str, str] | None = None,
+           **kwargs) -> subprocess.CompletedProcess:
+    """Run a command as ``user`` (its uid, gid and no other group), from its home.
+
+    Args:
+        user: who runs it.
+        command: the command.
+        env: more environment variables (the base is HOME, USER and PATH=/usr/bin:/bin).
+    """
     return subprocess.run(command, user=user.uid, group=user.gid, extra_groups=[], cwd=user.home,
-                          env={"HOME": str(user.home), "USER": user.name, "PATH": "/usr/bin:/bin"},
+                          env={"HOME": str(user.home), "USER": user.name, "PATH": "/usr/bin:/bin", **(env or {})},
                           capture_output=True, text=True, **kwargs)
