@@ -23,6 +23,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from assignment.demo import collect, make_course, run_nbgrader
+from assignment.demo import collect, make_course, nbgrader_env, run_nbgrader
 from assignment.gradebook_table import grade_table, question_of
 import hostile_intake
 import hostile_judging
@@ -176,6 +177,7 @@ class Graded:
     victim_alive: bool
     connections: list
     autograde_log: str
+    setting: str  # one of SETTINGS
 
 
 def _digest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
@@ -226,9 +228,30 @@ def _make_world_writable(course: Path) -> None:
             path.chmod(0o777 if path.is_dir() else 0o666)
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> Graded:
-    course = tmp_path_factory.mktemp("hostile") / "course"
+# Where the class is graded: on this machine with a backend forced ("bubblewrap", "landlock"), or in a
+# simulated default container ("container": tests/container_sim.py, where the grader must pick Landlock
+# by itself). tests/test_hostile_landlock.py and tests/test_hostile_container.py run this whole module's
+# assertions again in the other two settings, so every setting must give the same exact scores.
+SETTINGS = ("bubblewrap", "landlock", "container")
+
+
+def _autograde(course: Path, setting: str, *args: str) -> subprocess.CompletedProcess:
+    """``nbgrader autograde ARGS`` in ``setting`` (see SETTINGS); its output is also kept in course/logs."""
+    assert setting in SETTINGS, setting
+    if setting != "container":
+        return run_nbgrader(course, "autograde", *args, f"--GradeInSandbox.backend={setting}", check=False)
+    from container_sim import run_in_simulated_container
+
+    argv = [sys.executable, "-m", "nbgrader", "autograde", *args, "--GradeInSandbox.backend=auto"]
+    result = run_in_simulated_container(argv, nbgrader_env(), course, timeout=MAX_AUTOGRADE_SECONDS * 2)
+    (course / "logs").mkdir(exist_ok=True)
+    (course / "logs" / "autograde.log").write_text(result.stdout + result.stderr, encoding="utf-8")
+    return result
+
+
+def grade_class(tmp_path_factory, setting: str) -> Graded:
+    """Build the hostile class in a scratch course and grade it once in ``setting``."""
+    course = tmp_path_factory.mktemp(f"hostile-{setting}") / "course"
     make_course(course)
     run_nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     assert collect(course, EXAMPLES, list(HONEST)) == sorted(HONEST)
@@ -237,7 +260,7 @@ def graded(tmp_path_factory) -> Graded:
     nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": f"My own notes: {ADA_NOTE}"})
     ada.write_text(json.dumps(nb), encoding="utf-8")
     (course / "secret.txt").write_text(SECRET + "\n", encoding="utf-8")
-    victim = subprocess.Popen(["sleep", "600"])
+    victim = subprocess.Popen(["sleep", "7200"])  # outlives the slowest run
     server, connections = _listen()
     try:
         for case in CASES:
@@ -250,10 +273,9 @@ def graded(tmp_path_factory) -> Graded:
         _make_world_writable(course)
         before = _protected(course)
         started = time.perf_counter()
-        result = run_nbgrader(course, "autograde", ASSIGNMENT, f"--GradeInSandbox.timeout={TIMEOUT}",
-                              f"--GradeInSandbox.training_timeout={TRAINING_TIMEOUT}",
-                              "--Application.log_format=%(asctime)s [%(name)s | %(levelname)s] %(message)s",
-                              check=False)
+        result = _autograde(course, setting, ASSIGNMENT, f"--GradeInSandbox.timeout={TIMEOUT}",
+                            f"--GradeInSandbox.training_timeout={TRAINING_TIMEOUT}",
+                            "--Application.log_format=%(asctime)s [%(name)s | %(levelname)s] %(message)s")
         autograde_seconds = time.perf_counter() - started
         assert result.returncode == 0, f"nbgrader autograde failed:\n{result.stderr[-5000:]}"
         started = time.perf_counter()
@@ -270,7 +292,12 @@ def graded(tmp_path_factory) -> Graded:
         if stray.exists():  # only if the sandbox failed; keep the repository clean all the same
             stray.unlink()
     return Graded(course, grade_table(course, ASSIGNMENT), autograde_seconds, feedback_seconds, before, after,
-                  alive, list(connections), result.stdout + result.stderr)
+                  alive, list(connections), result.stdout + result.stderr, setting)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> Graded:
+    return grade_class(tmp_path_factory, "bubblewrap")
 
 
 def _outputs(course: Path, student: str) -> dict[str, str]:
@@ -399,3 +426,10 @@ def test_isolation_was_proven_as_root(graded):
     tests above ran as this user; this one says whether that was root."""
     if os.geteuid() != 0:
         pytest.skip(f"run as uid {os.geteuid()}: the isolation tests passed unprivileged, not as root")
+
+
+def test_the_backend_is_the_one_of_the_setting(graded):
+    """Each setting grades with the backend it is meant to prove: the log names it (and, in the
+    simulated container, auto must have chosen Landlock because bubblewrap cannot start there)."""
+    wanted = "bubblewrap" if graded.setting == "bubblewrap" else "landlock"
+    assert re.search(rf"grading sandbox: {wanted}\b", graded.autograde_log, re.I), graded.autograde_log[-3000:]
