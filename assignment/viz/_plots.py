@@ -445,8 +445,9 @@ class MatrixPanel:
             if key not in self._marks:
                 rect = Rectangle((j - 0.44, i - 0.44), 0.88, 0.88, fill=False, ec=color, lw=2.2, zorder=5)
                 self.ax.add_patch(rect)
-                sign = self.ax.text(j + 0.42, i - 0.42, "", ha="right", va="top", fontsize=8, zorder=6,
-                                    fontweight="bold", bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none"))
+                # A cached-bitmap label (no box): marks are redrawn on every interaction.
+                sign = fast_text(self.ax, j + 0.42, i - 0.40, "", ha="right", va="top", fontsize=8, zorder=6,
+                                 fontweight="bold")
                 self._keep(rect)
                 self._keep(sign)
                 self._marks[key] = (rect, sign)
@@ -454,8 +455,15 @@ class MatrixPanel:
             rect.set_edgecolor(color)
             rect.set_visible(True)
             sign.set_text(symbol)
-            sign.set_color(color)
+            sign.set_color(color if self._light(key) else "white")  # readable on dark cells too
             sign.set_visible(True)
+
+    def _light(self, index: tuple) -> bool:
+        """Whether the cell at ``index`` is drawn in a light colour (True when it has no value)."""
+        if self.values is None or not np.isfinite(self.values[index]):
+            return True
+        r, g, b, _ = self.image.to_rgba(self.values[index])
+        return 0.299 * r + 0.587 * g + 0.114 * b > 0.5
 
     # -- overlay layer ------------------------------------------------
     def outline(self, key: str, what: str | None, index: Any = None, color: str = HIGHLIGHT, lw: float = 3.0) -> None:
