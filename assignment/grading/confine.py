@@ -34,7 +34,6 @@ grader refuses to grade rather than run student code half-confined.
 
 from __future__ import annotations
 
-import base64
 import ctypes
 import os
 import sys

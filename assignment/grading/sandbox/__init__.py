@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assignment.grading.sandbox import bubblewrap, scratch, seccomp
+from assignment.grading.sandbox import scratch, seccomp
 from assignment.grading.sandbox.base import BACKENDS, PREFERENCES, Limits, Outcome, SandboxUnavailable
 from assignment.grading.sandbox.process import describe_backend, probe, resolve, run_batch, run_in_sandbox
 

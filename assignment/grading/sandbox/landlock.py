@@ -74,14 +74,16 @@ def features() -> str:
     return f"Landlock ABI {version}" + (f" ({', '.join(extra)})" if extra else "")
 
 
-@functools.cache
 def _binding_dir() -> Path:
     """A private folder holding only a link to the landlock package (imported before confinement)."""
     folder = scratch.private_root() / "binding"
     folder.mkdir(mode=0o700, exist_ok=True)
     link = folder / "landlock"
-    if not link.exists():
-        os.symlink(Path(_binding.__file__).resolve().parent, link)
+    if not link.is_symlink():
+        try:
+            os.symlink(Path(_binding.__file__).resolve().parent, link)
+        except FileExistsError:  # made by another thread meanwhile
+            pass
     return folder
 
 

@@ -215,6 +215,7 @@ def _run_process(backend: str, package_copy: Path, requests: list[dict], limits:
     stdout_fd = scratch.create_exclusive(run_dir / "stdout.txt")
     stderr_fd = scratch.create_exclusive(run_dir / "stderr.txt", readable=True)
     channel_read, channel_write = os.pipe2(os.O_CLOEXEC)
+    channel_number = channel_write  # the runner's copy keeps this number (Popen's pass_fds)
     launch: Launch | None = None
     process = None
     try:
@@ -227,7 +228,7 @@ def _run_process(backend: str, package_copy: Path, requests: list[dict], limits:
             for fd in (channel_write, *launch.close_after_start):
                 os.close(fd)
             channel_write = -1
-        request = {"tests": requests, "channel": channel_write_number(launch), "memory_bytes": limits.memory_bytes,
+        request = {"tests": requests, "channel": channel_number, "memory_bytes": limits.memory_bytes,
                    "cpu_seconds": limits.cpu_seconds, "output_bytes": limits.output_bytes,
                    "max_files": MAX_FILES, "max_answer_bytes": MAX_ANSWER_BYTES, **launch.request(process.pid)}
         _send_request(process, json.dumps(request).encode())
@@ -264,11 +265,6 @@ def _send_request(process: subprocess.Popen, data: bytes) -> None:
         write()
     else:
         threading.Thread(target=write, daemon=True).start()
-
-
-def channel_write_number(launch: Launch) -> int:
-    """The descriptor number the runner writes to: the last inherited one (Popen keeps numbers)."""
-    return launch.pass_fds[-1]
 
 
 def _follow(process: subprocess.Popen, channel: int, count: int, limits: Limits) -> Run:
