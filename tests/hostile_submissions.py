@@ -25,11 +25,10 @@ ALL_KEYS = NN_KEYS + OPTIM_KEYS + ("training_accuracy",)
 # Three tests of one point per question; the training check is one test of three points.
 MAX_POINTS = {key: 3.0 for key in ALL_KEYS}
 
-# Anchors in the correct nn.py: the last line of each method, except Linear.backward's first
-# solution line (it has a given early return, for a network's first layer, before its last line:
-# code inserted here runs on every call, as it runs at the top of any other method's solution).
+# Anchors in the correct nn.py: the last line of each method (code inserted before it runs on
+# every call).
 LINEAR_FORWARD = "        return x @ self.weight + self.bias\n"
-LINEAR_BACKWARD = "        self.grad_weight = self.x.T @ grad\n"
+LINEAR_BACKWARD = "        return grad @ self.weight.T\n"
 RELU_FORWARD = "        return np.maximum(x, 0)\n"
 RELU_BACKWARD = "        return grad * (self.x > 0)\n"
 XELOSS_FORWARD = "        return float(-np.vdot(one_hot, log_probs) / n)\n"

@@ -415,7 +415,7 @@ def test_malformed_answers_score_zero_without_crashing_the_grader():
     assert judge("linear_forward_2", call, Outcome(outputs=right)).passed
 
 
-# One lone-layer case of question 2.2 and its right answers, for judging made-up outputs.
+# One case of question 2.2 and its right answers, for judging made-up outputs.
 LINEAR_BACKWARD_EXPECTED = {"grad_x": [[2.0, -0.5]], "grad_weight": [[1.0, -1.0, 0.5], [2.0, -2.0, 1.0]],
                             "grad_bias": [[1.0, -1.0, 0.5]]}
 LINEAR_BACKWARD_CALL = cases.TestCall(
@@ -425,44 +425,15 @@ LINEAR_BACKWARD_CALL = cases.TestCall(
 
 
 def test_linear_backward_returning_none_is_told_what_to_return():
-    """A None dX (a forgotten return, or the given needs_input_grad line misread) is named as such;
-    a lone layer whose needs_input_grad ended up False is told so too."""
+    """A None dX (a forgotten return) is named as such."""
     expected, call = LINEAR_BACKWARD_EXPECTED, LINEAR_BACKWARD_CALL
     stored = {"grad_weight": np.array(expected["grad_weight"]), "grad_bias": np.array(expected["grad_bias"]),
-              "grad_unchanged": True, "first_layer_grad_weight": np.array(expected["grad_weight"]),
-              "first_layer_grad_bias": np.array(expected["grad_bias"]), "first_layer_error": None}
-    assert judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": np.array(expected["grad_x"]),
-                                                             "told_to_skip": False})).passed
-    verdict = judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": None, "told_to_skip": False}))
+              "grad_unchanged": True}
+    assert judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": np.array(expected["grad_x"])})).passed
+    verdict = judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": None}))
     assert not verdict.passed
-    assert verdict.problems[0].startswith("Linear.backward returned None: return dLoss/dX = G W^T")
-    assert "needs_input_grad was False" not in verdict.problems[0]
-    verdict = judge("linear_backward_2", call, Outcome(outputs={**stored, "grad_x": None, "told_to_skip": True}))
-    assert not verdict.passed and "this layer's needs_input_grad was False" in verdict.problems[0]
-
-
-def test_linear_backward_as_a_first_layer_must_still_store_its_gradients():
-    """All the work written after the given 'return None' (part 2) passes a lone layer but leaves a
-    network's first layer without gradients: the verdict says so."""
-    expected, call = LINEAR_BACKWARD_EXPECTED, LINEAR_BACKWARD_CALL
-    lone = {"grad_x": np.array(expected["grad_x"]), "grad_weight": np.array(expected["grad_weight"]),
-            "grad_bias": np.array(expected["grad_bias"]), "grad_unchanged": True, "told_to_skip": False}
-    verdict = judge("linear_backward_2", call, Outcome(outputs={**lone, "first_layer_grad_weight": None,
-                                                                "first_layer_grad_bias": None,
-                                                                "first_layer_error": None}))
-    assert not verdict.passed
-    assert list(verdict.problems) == ["as a network's first layer (needs_input_grad False) Linear.backward did not store "
-                                "the right grad_weight and grad_bias: store them in part 1, before the given "
-                                "'return None'"]
-    right = {"first_layer_grad_weight": lone["grad_weight"], "first_layer_grad_bias": lone["grad_bias"]}
-    verdict = judge("linear_backward_2", call, Outcome(outputs={**lone, **right, "first_layer_error": "TypeError: boom"}))
-    assert list(verdict.problems) == ["as a network's first layer (needs_input_grad False) Linear.backward raised "
-                                      "TypeError: boom"]
-    assert judge("linear_backward_2", call, Outcome(outputs={**lone, **right, "first_layer_error": None})).passed
-    # a wrong lone layer is reported as such, not drowned by the first-layer pass
-    wrong = {**lone, "grad_x": None}
-    verdict = judge("linear_backward_2", call, Outcome(outputs={**wrong, **right, "first_layer_error": "TypeError: boom"}))
-    assert verdict.problems[0].startswith("Linear.backward returned None") and len(verdict.problems) == 1
+    assert list(verdict.problems) == ["Linear.backward returned None: it must return dLoss/dX = G W^T "
+                                      "(a forgotten return?)"]
 
 
 # --------------------------------------------------------------------------- the form of a report

@@ -106,7 +106,6 @@ def test_whole_sequential_matches_finite_differences(widths):
     for layer in model.layers:
         if isinstance(layer, nn.ReLU):
             assert np.abs(layer.x).min() > 1e3 * H, "a ReLU input is too close to 0 for this check"
-    model.layers[0].needs_input_grad = True  # a network skips dLoss/dX by default; check it too
     grad_x = model.backward(loss_function)
     grads = [(layer.grad_weight.copy(), layer.grad_bias.copy()) for layer in model.layers if isinstance(layer, nn.Linear)]
 

@@ -1,10 +1,11 @@
-"""The input gradient of a network's first layer: skipped, and nothing else changes.
+"""The input gradient: every ``Linear`` returns dLoss/dX, wherever it sits in a network.
 
-A network's input is the data; nobody uses the loss's gradient with respect to it.
-``Sequential`` tells a first ``Linear`` so (``needs_input_grad = False``), whose
-``backward`` then skips that matrix product, as PyTorch does for an input without
-``requires_grad``. These tests pin down who is told, that a lone layer still returns
-dLoss/dX, and that skipping changes no parameter gradient by a single bit.
+The assignment's ``Linear.backward`` stores dW and db and returns dX = G W^T, and that is all
+a student writes (one gap). A network's first layer computes dX too, although nothing uses
+the gradient of the data: ``Sequential`` tells its layers nothing, and its ``backward``
+hands back what the first layer returned. These tests pin that down, that a missing
+gradient is named with its usual cause, and that nothing a student receives still speaks
+of a switch to skip the first layer's dX.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assignment.release.stubs import derive_stub
+from course_tools import RELEASE, REFERENCE
 from mytorch import nn, optim
 
 
@@ -25,45 +28,6 @@ def _batch(seed: int = 0, dtype=np.float64):
     return rng.standard_normal((6, 5)).astype(dtype), rng.integers(0, 4, size=6)
 
 
-def test_only_a_first_linear_is_told_to_skip():
-    first, hidden = nn.Linear(3, 4), nn.Linear(4, 2)
-    nn.Sequential(first, nn.ReLU(), hidden)
-    assert first.needs_input_grad is False
-    assert hidden.needs_input_grad is True
-
-    after_relu = nn.Linear(3, 2)
-    nn.Sequential(nn.ReLU(), after_relu)
-    assert after_relu.needs_input_grad is True, "the first layer is the ReLU: the Linear's input gradient is needed"
-
-
-def test_a_layer_first_in_one_network_and_inner_in_the_next_passes_its_gradient_on():
-    """The network built last decides: a layer reused inside it must pass dLoss/dX on."""
-    rng = np.random.default_rng(6)
-    shared = nn.Linear(4, 3, dtype=np.float64, rng=rng)
-    nn.Sequential(shared, nn.ReLU())
-    model = nn.Sequential(nn.Linear(5, 4, dtype=np.float64, rng=rng), nn.ReLU(), shared)
-    assert shared.needs_input_grad is True
-    x, labels = _batch()
-    loss_function = nn.CrossEntropyLoss()
-    loss_function.forward(model.forward(x), labels[:6] % 3)
-    model.backward(loss_function)  # the ReLU in the middle receives shared's input gradient
-    assert model.layers[0].grad_weight.shape == (5, 4)
-
-
-def test_a_missing_gradient_is_named_with_its_usual_cause():
-    """A skipping Linear that is not first leaves the layer before it with None: the error says why."""
-    rng = np.random.default_rng(7)
-    model = nn.Sequential(nn.Linear(5, 4, dtype=np.float64, rng=rng), nn.ReLU(), nn.Linear(4, 3, dtype=np.float64, rng=rng))
-    model.layers[2].needs_input_grad = False  # as if it had been first in another network since
-    x, labels = _batch()
-    loss_function = nn.CrossEntropyLoss()
-    loss_function.forward(model.forward(x), labels % 3)
-    with pytest.raises(ValueError, match=r"ReLU.backward grad is None: .*needs_input_grad is False"):
-        model.backward(loss_function)
-    with pytest.raises(ValueError, match=r"Linear.backward grad is None"):
-        model.layers[0].backward(None)
-
-
 def test_a_lone_linear_returns_the_input_gradient():
     layer = nn.Linear(3, 2, dtype=np.float64, rng=np.random.default_rng(1))
     x = np.arange(12.0).reshape(4, 3)
@@ -72,45 +36,101 @@ def test_a_lone_linear_returns_the_input_gradient():
     np.testing.assert_allclose(layer.backward(grad), grad @ layer.weight.T)
 
 
-def test_a_skipping_layer_returns_none_and_the_same_parameter_gradients():
-    layer = nn.Linear(3, 2, dtype=np.float32, rng=np.random.default_rng(2))
-    x = np.random.default_rng(3).standard_normal((4, 3)).astype(np.float32)
-    grad = np.random.default_rng(4).standard_normal((4, 2)).astype(np.float32)
-    layer.forward(x)
-    layer.backward(grad)
-    expected = layer.grad_weight.copy(), layer.grad_bias.copy()
-    layer.needs_input_grad = False
-    layer.grad_weight = layer.grad_bias = None  # so that the skipping call must store them itself
-    assert layer.backward(grad) is None
-    np.testing.assert_array_equal(layer.grad_weight, expected[0])
-    np.testing.assert_array_equal(layer.grad_bias, expected[1])
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_skipping_changes_no_parameter_gradient_and_no_step(dtype):
-    """Two copies of one network, one asked for dLoss/dX: every gradient and every
-    parameter after a few SGD steps is bit for bit the same."""
-    skipping, full = _network(dtype=dtype), _network(dtype=dtype)
-    full.layers[0].needs_input_grad = True
+def test_a_networks_first_linear_returns_the_input_gradient_too(dtype):
+    """Sequential.backward returns the first layer's dX: the chain of the layers' own backward,
+    by hand, gives the same array bit for bit, in the batch's shape and dtype."""
+    model, by_hand = _network(dtype=dtype), _network(dtype=dtype)
     x, labels = _batch(dtype=dtype)
-    models = {"skipping": skipping, "full": full}
-    optimizers = {name: optim.SGD(model, lr=0.3) for name, model in models.items()}
+    loss_function = nn.CrossEntropyLoss()
+    loss_function.forward(model.forward(x), labels)
+    returned = model.backward(loss_function)
+
+    loss_by_hand = nn.CrossEntropyLoss()
+    loss_by_hand.forward(by_hand.forward(x), labels)
+    chain = [loss_by_hand.backward()]
+    for layer in reversed(by_hand.layers):
+        chain.append(layer.backward(chain[-1]))
+    assert returned.shape == x.shape and returned.dtype == dtype
+    np.testing.assert_array_equal(returned, chain[-1])
+    # the first layer's dX is G W^T, with G what it received (the ReLU's input gradient)
+    np.testing.assert_array_equal(chain[-1], chain[-2] @ by_hand.layers[0].weight.T)
+
+
+def test_sequential_sets_nothing_on_its_layers():
+    """A layer reused in two networks, first in one and inner in the other, is the same layer
+    in both: Sequential only keeps the list."""
+    rng = np.random.default_rng(6)
+    shared = nn.Linear(4, 3, dtype=np.float64, rng=rng)
+    before = dict(vars(shared))
+    nn.Sequential(shared, nn.ReLU())
+    model = nn.Sequential(nn.Linear(5, 4, dtype=np.float64, rng=rng), nn.ReLU(), shared)
+    assert vars(shared).keys() == before.keys()
+    assert model.layers[2] is shared
+    x, labels = _batch()
+    loss_function = nn.CrossEntropyLoss()
+    loss_function.forward(model.forward(x), labels % 3)
+    assert model.backward(loss_function).shape == x.shape
+    assert model.layers[0].grad_weight.shape == (5, 4)
+
+
+def test_a_missing_gradient_is_named_with_its_usual_cause():
+    """A backward that forgets its return leaves the layer before it with None: the error says why."""
+
+    class ForgetsTheReturn(nn.Linear):
+        def backward(self, grad):
+            nn.Linear.backward(self, grad)
+
+    rng = np.random.default_rng(7)
+    model = nn.Sequential(nn.Linear(5, 4, dtype=np.float64, rng=rng), nn.ReLU(),
+                          ForgetsTheReturn(4, 3, dtype=np.float64, rng=rng))
+    x, labels = _batch()
+    loss_function = nn.CrossEntropyLoss()
+    loss_function.forward(model.forward(x), labels % 3)
+    with pytest.raises(ValueError, match=r"ReLU.backward grad is None: .*does its backward end with a return\?"):
+        model.backward(loss_function)
+    with pytest.raises(ValueError, match=r"Linear.backward grad is None"):
+        model.layers[0].backward(None)
+
+
+def test_training_steps_with_the_input_gradient_match_a_hand_written_step():
+    """Three SGD steps of a network whose first layer computes dX: the same parameters as the
+    same steps written out with the formulas (dX changes no parameter gradient)."""
+    model = _network()
+    x, labels = _batch()
+    weights = [layer.weight.copy() for layer in model.layers[::2]]
+    biases = [layer.bias.copy() for layer in model.layers[::2]]
+    optimizer = optim.SGD(model, lr=0.3)
+    one_hot = np.eye(4)[labels]
     for _ in range(3):
-        returned = {}
-        for name, model in models.items():
-            optimizers[name].zero_grad()
-            loss_function = nn.CrossEntropyLoss()
-            loss_function.forward(model.forward(x), labels)
-            returned[name] = model.backward(loss_function)
-            optimizers[name].step()
-        assert returned["skipping"] is None
-        assert returned["full"].shape == x.shape and returned["full"].dtype == dtype
-        for a, b in zip(skipping.layers, full.layers):
-            if isinstance(a, nn.Linear):
-                np.testing.assert_array_equal(a.grad_weight, b.grad_weight)
-                np.testing.assert_array_equal(a.grad_bias, b.grad_bias)
-                np.testing.assert_array_equal(a.weight, b.weight)
-                np.testing.assert_array_equal(a.bias, b.bias)
+        optimizer.zero_grad()
+        loss_function = nn.CrossEntropyLoss()
+        loss_function.forward(model.forward(x), labels)
+        model.backward(loss_function)
+        optimizer.step()
+
+        z = x @ weights[0] + biases[0]
+        h = np.maximum(z, 0)
+        logits = h @ weights[1] + biases[1]
+        g2 = (nn.softmax(logits, axis=1) - one_hot) / len(x)
+        g1 = (g2 @ weights[1].T) * (z > 0)
+        grads = [(x.T @ g1, g1.sum(axis=0, keepdims=True)), (h.T @ g2, g2.sum(axis=0, keepdims=True))]
+        for k, (gw, gb) in enumerate(grads):
+            weights[k], biases[k] = weights[k] - 0.3 * gw, biases[k] - 0.3 * gb
+    for layer, weight, bias in zip(model.layers[::2], weights, biases):
+        np.testing.assert_allclose(layer.weight, weight, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.bias, bias, rtol=1e-12, atol=1e-12)
+
+
+def test_nothing_a_student_receives_mentions_a_switch_to_skip_the_input_gradient():
+    """The stubs derived from the reference, and every text file of the committed release."""
+    for name in ("__init__.py", "nn.py", "optim.py"):
+        stub = derive_stub((REFERENCE / name).read_text(encoding="utf-8"), name)
+        assert "needs_input_grad" not in stub, name
+    released = [path for path in RELEASE.rglob("*") if path.is_file() and path.suffix in {".py", ".ipynb", ".md"}]
+    assert any(path.name == "02_backward.ipynb" for path in released)
+    for path in released:
+        assert "needs_input_grad" not in path.read_text(encoding="utf-8"), path
 
 
 # --- labels, checked by the given part of CrossEntropyLoss.forward ----------------------

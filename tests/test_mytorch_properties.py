@@ -156,8 +156,9 @@ def test_a_training_step_keeps_shapes_and_dtypes(case):
     assert logits.shape == (x.shape[0], widths[-1]) and logits.dtype == dtype
     loss = loss_function.forward(logits, labels)
     assert type(loss) is float
-    # The first Linear skips dLoss/dX (nobody uses the gradient of the data), so nothing comes out.
-    assert model.backward(loss_function) is None
+    # Every Linear returns dLoss/dX, the first one too: out comes the gradient of the batch.
+    grad_x = model.backward(loss_function)
+    assert grad_x.shape == x.shape and grad_x.dtype == dtype
     saved = [(layer.grad_weight.copy(), layer.grad_bias.copy()) for layer in linears(model)]
     for layer in linears(model):
         assert layer.grad_weight.shape == layer.weight.shape and layer.grad_weight.dtype == dtype

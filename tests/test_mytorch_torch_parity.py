@@ -73,7 +73,6 @@ def test_loss_and_every_gradient_match_torch(name, seed):
     loss_function = nn.CrossEntropyLoss()
     logits = model.forward(x)
     loss = loss_function.forward(logits, labels)
-    model.layers[0].needs_input_grad = True  # like requires_grad_(True) on torch's input below
     grad_x = model.backward(loss_function)
 
     tx = torch.from_numpy(x.copy()).requires_grad_(True)

@@ -14,11 +14,9 @@ parsed (its keyword arguments are literals) and:
   question's tests must still pass: a bug costs its own question only.
 
 Bugs replace whole solution regions (located with ``ast`` and the markers),
-so the catalogue keeps working when the reference's solution is reworded. A
-method may have several regions with given code between them, as
-``Linear.backward`` has (store the gradients; the given ``needs_input_grad``
-early return; return dLoss/dX): a bug then gives one body per region, which is
-exactly what a student writes into the release's gaps.
+so the catalogue keeps working when the reference's solution is reworded: a
+bug's body is exactly what a student writes into the release's gap. (A method
+with several regions, given code between them, would take one body per region.)
 """
 
 from __future__ import annotations
@@ -119,10 +117,10 @@ def bug(id, key, method, body, *diagnosis):
     return Bug(id, key, method, body, tuple(diagnosis))
 
 
-# Linear.backward's two regions: the parameter gradients it stores, and what it returns.
+# Linear.backward's two steps: the parameter gradients it stores, and what it returns.
 STORE_GRADS = """
-    self.grad_weight = self.x.T @ grad
-    self.grad_bias = grad.sum(axis=0, keepdims=True)
+self.grad_weight = self.x.T @ grad
+self.grad_bias = grad.sum(axis=0, keepdims=True)
 """
 RETURN_GRAD_X = "return grad @ self.weight.T"
 
@@ -213,33 +211,34 @@ BUGS = [
         "return (self.one_hot - softmax(self.logits, axis=1)) / self.logits.shape[0]", "wrong sign"),
     bug("xeloss_backward-no-one-hot", "xeloss_backward", "CrossEntropyLoss.backward",
         "return softmax(self.logits, axis=1) / self.logits.shape[0]", "one-hot targets"),
-    # 2.2 Linear.backward (two regions: store the parameter gradients | return dLoss/dX)
+    # 2.2 Linear.backward
     bug("linear_backward-grad-bias-mean", "linear_backward", "Linear.backward",
-        ("""
+        """
         self.grad_weight = self.x.T @ grad
         self.grad_bias = grad.mean(axis=0, keepdims=True)
-        """, RETURN_GRAD_X), "grad_bias is the mean", "sum over the batch"),
+        return grad @ self.weight.T
+        """, "grad_bias is the mean", "sum over the batch"),
     bug("linear_backward-grad-weight-transposed", "linear_backward", "Linear.backward",
-        ("""
+        """
         self.grad_weight = grad.T @ self.x
         self.grad_bias = grad.sum(axis=0, keepdims=True)
-        """, RETURN_GRAD_X), "grad_weight", "transposed"),
+        return grad @ self.weight.T
+        """, "grad_weight", "transposed"),
     bug("linear_backward-grad-x-missing-transpose", "linear_backward", "Linear.backward",
-        (STORE_GRADS, "return grad @ self.weight"), "Linear.backward raised ValueError"),
+        STORE_GRADS + "return grad @ self.weight", "Linear.backward raised ValueError"),
     bug("linear_backward-grad-bias-not-summed", "linear_backward", "Linear.backward",
-        ("""
+        """
         self.grad_weight = self.x.T @ grad
         self.grad_bias = grad
-        """, RETURN_GRAD_X), "self.grad_bias has shape"),
+        return grad @ self.weight.T
+        """, "self.grad_bias has shape"),
     bug("linear_backward-grad-weight-not-stored", "linear_backward", "Linear.backward",
-        ("self.grad_bias = grad.sum(axis=0, keepdims=True)", RETURN_GRAD_X)),
+        "self.grad_bias = grad.sum(axis=0, keepdims=True)\n" + RETURN_GRAD_X),
     bug("linear_backward-forgot-return", "linear_backward", "Linear.backward",
-        (STORE_GRADS, "grad_x = grad @ self.weight.T"),
-        "Linear.backward returned None", "G W^T", "needs_input_grad"),
-    bug("linear_backward-second-part-empty", "linear_backward", "Linear.backward",
-        (STORE_GRADS, ""), "Linear.backward returned None"),
-    bug("linear_backward-all-in-second-part", "linear_backward", "Linear.backward",
-        ("", STORE_GRADS + "    " + RETURN_GRAD_X), "as a network's first layer", "store them in part 1"),
+        STORE_GRADS + "grad_x = grad @ self.weight.T",
+        "Linear.backward returned None", "G W^T", "forgotten return"),
+    bug("linear_backward-no-input-gradient", "linear_backward", "Linear.backward",
+        STORE_GRADS, "Linear.backward returned None"),
     # 2.3 ReLU.backward
     bug("relu_backward-gate->=0", "relu_backward", "ReLU.backward",
         "return grad * (self.x >= 0)", "x > 0"),
@@ -475,34 +474,20 @@ def test_one_unfinished_method_costs_its_own_question_only(key, variant_dir):
             assert problems == [], f"an unfinished {method} costs {tc.grade_id}: {problems}"
 
 
-def test_linear_backward_half_done_costs_its_own_question_only(variant_dir):
-    """The parameter gradients stored, the part that returns dLoss/dX still a stub: 2.2 is not
-    done (a lone layer needs its input gradient) and no other question notices."""
-    half = bug("linear_backward-half-done", "linear_backward", "Linear.backward",
-               (STORE_GRADS, "raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b "
-                             "and the input X (part 2 of 2).')"))
-    nn, optim = load_variant(variant_dir, [half])
-    for tc in CASES:
-        problems = evaluate(nn, optim, tc)
-        expected = (["Linear.backward is not implemented yet (part 2 of 2 still raises NotImplementedError)"]
-                    if tc.key == "linear_backward" else [])
-        assert problems == expected, tc.grade_id
-
-
 @pytest.mark.parametrize("name, store", [
     ("accumulating", """
-    self.grad_weight += self.x.T @ grad
-    self.grad_bias += grad.sum(axis=0, keepdims=True)
-    """),
+self.grad_weight += self.x.T @ grad
+self.grad_bias += grad.sum(axis=0, keepdims=True)
+"""),
     ("in-place", """
-    self.grad_weight[...] = self.x.T @ grad
-    self.grad_bias[...] = grad.sum(axis=0, keepdims=True)
-    """),
+self.grad_weight[...] = self.x.T @ grad
+self.grad_bias[...] = grad.sum(axis=0, keepdims=True)
+"""),
 ])
 def test_linear_backward_that_updates_the_zeroed_gradients_is_right(variant_dir, name, store):
     """zero_grad leaves zeros; a backward that adds to them (as PyTorch accumulates) or writes
-    into them is right, also as a network's first layer, and costs nothing anywhere."""
-    variant = bug(f"linear_backward-{name}", "linear_backward", "Linear.backward", (store, RETURN_GRAD_X))
+    into them is right, and costs nothing anywhere."""
+    variant = bug(f"linear_backward-{name}", "linear_backward", "Linear.backward", store + RETURN_GRAD_X)
     nn, optim = load_variant(variant_dir, [variant])
     for tc in CASES:
         assert evaluate(nn, optim, tc) == [], tc.grade_id
