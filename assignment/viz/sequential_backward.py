@@ -205,9 +205,6 @@ class SequentialBackwardViz(Visualizer):
             r.messages.append(Message(level_of(seq.kind), seq.message, seq.kind))
             r.returned_note = "no Sequential"
             return
-        if _ask_for_input_grad(layers.value):
-            r.messages.append(Message("info", "A network normally skips ∂L/∂X in its first layer "
-                                      "(needs_input_grad = False): this view asks for it, to show the whole chain."))
         out = _safe.call("Sequential.forward", _safe.method(seq.value, "forward"), self.x.copy())
         if out.ok:
             out = _safe.check_array(out.value, "Sequential.forward", r.shapes[-1])
@@ -427,19 +424,6 @@ class SequentialBackwardViz(Visualizer):
         self.arithmetic_text = text
         self.arithmetic.value = text_block(text)
         self.render()
-
-
-def _ask_for_input_grad(layers: list) -> bool:
-    """Turn the first layer's ``needs_input_grad`` back on (Sequential turns it off) so that the
-    chain reaches X. True if the layer has that field; a student's older Linear does not."""
-    first = layers[0] if layers else None
-    if _safe.attribute(first, "needs_input_grad") is None:
-        return False
-    try:
-        first.needs_input_grad = True
-    except Exception:  # noqa: BLE001 - student code: a property may refuse
-        return False
-    return True
 
 
 def _same(got, expected: np.ndarray) -> bool:

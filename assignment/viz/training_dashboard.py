@@ -94,10 +94,8 @@ def _check_stored_grads(model, fresh: dict[int, tuple]) -> _safe.Outcome:
             grad = _safe.attribute(layer, grad_name)
             untouched = k in fresh and grad is fresh[k][index] and not grad.any()
             if grad is None or untouched:
-                first = " (as a network's first layer, needs_input_grad is False: store the gradients in part 1 " \
-                        "of Linear.backward, before the given 'return None')" if k == 1 else ""
                 return _safe.Outcome(False, None, _safe.NONE,
-                                     f"{where} has no {grad_name}: its backward did not store one{first}.")
+                                     f"{where} has no {grad_name}: its backward did not store one.")
             # The tests' rule for a gradient's shape (a flat grad_bias is fine), not a stricter one.
             stored = _safe.check_gradient(grad, f"{where}'s {grad_name}", param.shape, f"its {param_name}")
             if not stored.ok:

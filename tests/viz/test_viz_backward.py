@@ -207,41 +207,17 @@ def test_sequential_backward_that_skips_a_layer_is_caught():
     assert "differs" in w.status_text or "different" in w.status_text
 
 
-def test_sequential_backward_asks_the_first_linear_for_the_gradient_of_x(ref):
+def test_sequential_backward_returns_the_gradient_of_x(ref):
     nn, _ = ref
-    # Left alone, a network's first Linear skips dL/dX and Sequential.backward returns None.
-    assert nn.Sequential(nn.Linear(3, 4)).layers[0].needs_input_grad is False
-    w = viz.sequential_backward(nn)
+    w = viz.sequential_backward(nn)  # a network's first Linear returns dL/dX like any other
     assert w.state == "ok", w.status_text
-    assert "needs_input_grad" in w.status_text  # the student is told why X's gradient is there
     r = w.run
     assert r.returned is not None and r.returned.shape == (2, 3)
     assert r.grads[0] is not None and not r.differs.any()
     assert "returned the same (2, 3) gradient" in w.status_text
     assert "also matches finite differences" in w.status_text
-    w.mode_buttons.value = "stand-in layers"  # no Linear there: nothing to ask for
-    assert w.state == "ok" and "needs_input_grad" not in w.status_text
-
-
-def test_sequential_backward_of_an_older_file_without_needs_input_grad():
-    class OldLinear(ref_nn.Linear):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            del self.needs_input_grad
-
-        def backward(self, grad):
-            self.grad_weight = self.x.T @ grad
-            self.grad_bias = grad.sum(axis=0, keepdims=True)
-            return grad @ self.weight.T
-
-    class OldSequential(ref_nn.Sequential):
-        def __init__(self, *layers):
-            self.layers = list(layers)
-
-    w = viz.sequential_backward(with_class(Linear=OldLinear, Sequential=OldSequential))
+    w.mode_buttons.value = "stand-in layers"
     assert w.state == "ok", w.status_text
-    assert "needs_input_grad" not in w.status_text
-    assert w.run.returned.shape == (2, 3)
 
 
 class NoReturn(ref_nn.Sequential):
