@@ -21,7 +21,8 @@ The contenders, all starting from the same parameters and the same batch:
     user would write it: ``h @ W + b`` and ``np.maximum(z, 0)`` forward; a stable
     log-softmax loss whose softmax is reused for the gradient
     (``probs[range(N), y] -= 1; probs /= N``); ``X.T @ G``, ``G.sum(0)``, ``G @ W.T``
-    and ``G * (z > 0)`` backward; ``W = W - lr * gW`` update. Same math and the same
+    and ``G * (z > 0)`` backward, every layer's ``G @ W.T`` included (see below);
+    ``W = W - lr * gW`` update. Same math and the same
     allocation policy as mytorch (new arrays; parameters are replaced, never updated
     in place). It has no ``zero_grad`` to do: its gradients are local variables.
 
@@ -30,12 +31,16 @@ The contenders, all starting from the same parameters and the same batch:
     ``F.cross_entropy``, ``loss.backward()``, ``optim.SGD``, and ``loss.item()`` so
     that it, too, hands back the loss as a Python float.
 
-None of the three computes the gradient of the loss with respect to the batch itself
-(the input gradient of the first Linear layer): nothing would use it. The hand-written
-step simply does not; PyTorch skips it because the batch does not ``requires_grad``;
-mytorch's ``Sequential`` tells its first ``Linear`` (``needs_input_grad = False``).
-That one matrix product is a third of the first layer's work, which dominates when the
-first layer is the widest (784 inputs).
+All three compute the gradient of the loss with respect to the batch itself (the input
+gradient of the first Linear layer), although nothing uses it: mytorch's
+``Linear.backward`` returns dLoss/dX wherever the layer sits, as the assignment asks, so
+the others do the same work. The hand-written step computes ``G @ W.T`` for the first
+layer too, and PyTorch's batch ``requires_grad`` (its ``.grad`` is cleared with the
+parameters' at every step, so that it is assigned rather than accumulated). That matrix
+product is a third of the first layer's work, which dominates when the first layer is
+the widest (784 inputs); skipping it in one contender only would flatter that one by up
+to a third. Each contender keeps that gradient (``input_grad()``), and the agreement
+check compares it too.
 
 What mytorch pays for being a library rather than one function: method calls, shape
 checks, the label check, the one-hot matrix, and the fresh zero arrays of
@@ -136,8 +141,9 @@ def make_problem(widths: list[int], n: int, seed: int = 0):
 
 
 # --------------------------------------------------------------------------------------
-# The contenders. Each has step() -> loss and params() -> [(W, b), ...], with
-# W shaped (in, out) and b shaped (1, out), as NumPy arrays.
+# The contenders. Each has step() -> loss, params() -> [(W, b), ...], with W shaped
+# (in, out) and b shaped (1, out), as NumPy arrays, and input_grad() -> dLoss/dX of the
+# last step, shaped like the batch.
 # --------------------------------------------------------------------------------------
 
 
@@ -161,12 +167,15 @@ class MytorchStep:
         self.optimizer.zero_grad()
         logits = self.model.forward(self.x)
         loss = self.loss_function.forward(logits, self.labels)
-        self.model.backward(self.loss_function)
+        self.grad_x = self.model.backward(self.loss_function)
         self.optimizer.step()
         return loss
 
     def params(self):
         return [(layer.weight, layer.bias) for layer in self.model.layers if isinstance(layer, nn.Linear)]
+
+    def input_grad(self) -> np.ndarray:
+        return self.grad_x
 
 
 class NumpyStep:
@@ -204,12 +213,14 @@ class NumpyStep:
         grad[rows, labels] -= 1
         grad /= n
 
-        # backward
+        # backward, down to the gradient of the batch itself (as mytorch's first Linear returns it)
         grads = [None] * len(weights)
         for i in range(last, -1, -1):
             grads[i] = (inputs[i].T @ grad, grad.sum(axis=0, keepdims=True))
+            grad = grad @ weights[i].T
             if i > 0:
-                grad = (grad @ weights[i].T) * (pre[i - 1] > 0)
+                grad = grad * (pre[i - 1] > 0)
+        self.grad_x = grad
 
         # SGD
         for i, (gw, gb) in enumerate(grads):
@@ -219,6 +230,9 @@ class NumpyStep:
 
     def params(self):
         return list(zip(self.weights, self.biases))
+
+    def input_grad(self) -> np.ndarray:
+        return self.grad_x
 
 
 class TorchStep:
@@ -236,11 +250,13 @@ class TorchStep:
                 modules.append(torch.nn.ReLU())
         self.model = torch.nn.Sequential(*modules)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)
-        self.x = torch.from_numpy(x.copy())
+        # The batch's gradient is computed, as mytorch's first Linear computes it.
+        self.x = torch.from_numpy(x.copy()).requires_grad_(True)
         self.labels = torch.from_numpy(labels.copy())
 
     def step(self) -> float:
         self.optimizer.zero_grad()
+        self.x.grad = None  # like the parameters' (zero_grad sets them to None): assigned, not accumulated
         loss = torch.nn.functional.cross_entropy(self.model(self.x), self.labels)
         loss.backward()
         self.optimizer.step()
@@ -249,6 +265,9 @@ class TorchStep:
     def params(self):
         linears = [m for m in self.model if isinstance(m, torch.nn.Linear)]
         return [(m.weight.detach().numpy().T, m.bias.detach().numpy()[None, :]) for m in linears]
+
+    def input_grad(self) -> np.ndarray:
+        return self.x.grad.numpy()
 
 
 def make_contender(name: str, x, labels, params):
@@ -332,19 +351,24 @@ def load_line() -> str:
 
 
 def check_agreement(widths: list[int], n: int, names: list[str] | None = None) -> None:
-    """One step of every contender from the same start: same loss, same new parameters."""
+    """One step of every contender from the same start: same loss, same new parameters and
+    the same gradient of the batch (every contender does the same work)."""
     names = names or available_contenders()
     x, labels, params = make_problem(widths, n)
     results = {}
     for name in names:
         contender = make_contender(name, x, labels, params)
         loss = contender.step()
-        results[name] = (loss, contender.params())
-    ref_loss, ref_params = results[names[0]]
+        grad_x = contender.input_grad()
+        if grad_x is None or np.shape(grad_x) != x.shape:
+            raise AssertionError(f"{name}: no gradient of the batch shaped {x.shape} after one step")
+        results[name] = (loss, contender.params(), grad_x)
+    ref_loss, ref_params, ref_grad_x = results[names[0]]
     for name in names[1:]:
-        loss, new_params = results[name]
+        loss, new_params, grad_x = results[name]
         if not np.isclose(loss, ref_loss, rtol=1e-5):
             raise AssertionError(f"{name}: loss {loss} differs from {names[0]}'s {ref_loss}")
+        np.testing.assert_allclose(grad_x, ref_grad_x, rtol=1e-4, atol=1e-7, err_msg=f"{name}: gradient of the batch")
         for k, ((w, b), (rw, rb)) in enumerate(zip(new_params, ref_params)):
             np.testing.assert_allclose(w, rw, rtol=1e-4, atol=1e-6, err_msg=f"{name}: weight {k}")
             np.testing.assert_allclose(b, rb, rtol=1e-4, atol=1e-6, err_msg=f"{name}: bias {k}")
@@ -491,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     print("  " + threads_note)
     for _, widths, n in shapes:
         check_agreement(widths, n)
-    print("  all contenders agree on the loss and the updated parameters after one step")
+    print("  all contenders agree on the loss, the updated parameters and the batch's gradient after one step")
     times = run(shapes, rounds=rounds, block_seconds=block, pause_seconds=pause,
                 progress=lambda r, total: print(f"  round {r}/{total}", end="\r", file=sys.stderr, flush=True))
     print(" " * 30, end="\r", file=sys.stderr)
