@@ -60,7 +60,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from assignment.grading.grader import VerdictCache, grade_submission
 from assignment.grading.nbgrader_plugin import GradeInSandbox, tests_of
 from assignment.grading.policy import read_submission, write_package
-from assignment.grading.sandbox import Limits, describe_backend
+from assignment.grading.sandbox import Limits, describe_backend, private_root
 
 CACHE_FOLDER = ".grading_cache"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -177,7 +177,8 @@ def grade_student(course: Path, assignment: str, student: str, tests: dict, cach
     all_tests = {grade_id: call for cells in tests.values() for grade_id, call in cells.items()}
     with _PARSE_LOCK:
         submission = read_submission(course / "submitted" / student / assignment)
-    with tempfile.TemporaryDirectory(prefix="mytorch-submission-") as copy:
+    # In the grader's private 0700 folder: write_package makes the copy world-readable.
+    with tempfile.TemporaryDirectory(prefix="mytorch-submission-", dir=private_root()) as copy:
         write_package(submission, Path(copy))
         grade_submission(all_tests, submission, Path(copy), limits=limits, training_limits=training_limits,
                          jobs=jobs, cache=cache, slots=slots)

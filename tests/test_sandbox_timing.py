@@ -97,6 +97,7 @@ def test_a_looping_submission_costs_a_few_limits_not_minutes(course):
     assert {k: s for k, (s, _) in table["loop_relu_forward"].items()} == hs.scores("relu_forward", "training_accuracy")
     # ReLU.forward loops: its first test times out, its other two then time out at once, and so
     # does the training check; the rest is graded as for the honest student. (Before: ~200 s more.)
+    # The allowances are CPU time: on a loaded machine a loop's wall time may reach WALL_PER_CPU times it.
     extra = seconds["loop_relu_forward"] - seconds["ada_correct"]
-    assert extra < 2 * wall + training_wall + 10, seconds
-    assert seconds["loop_at_import"] < seconds["ada_correct"] + wall + 10, seconds
+    assert extra < timing.WALL_PER_CPU * (2 * wall + training_wall) + 10, seconds
+    assert seconds["loop_at_import"] < seconds["ada_correct"] + timing.WALL_PER_CPU * wall + 10, seconds

@@ -11,6 +11,7 @@ nbgrader's own ``SaveAutoGrades`` scores a test cell (stderr -> 0 points).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from pathlib import Path
@@ -60,11 +61,12 @@ class GradeInSandbox(NbGraderPreprocessor):
                    help="The sandbox: 'bubblewrap' (user namespaces), 'landlock' (Landlock and seccomp, for "
                         "containers without user namespaces) or 'auto' (bubblewrap where it works, else "
                         "landlock). Grading refuses when the chosen one cannot run.").tag(config=True)
-    timeout = Float(20.0, help="Wall-clock seconds one test may take at most. Where the reference's own "
-                               "times were measured (at generate_assignment), the limit is derived from "
-                               "them and may be lower.").tag(config=True)
-    training_timeout = Float(120.0, help="Wall-clock seconds the training check may take at most (derived "
-                                         "from the reference's time where measured, like timeout).").tag(config=True)
+    timeout = Float(20.0, help="Seconds of CPU time one test may take at most (and 3 times that of wall-clock "
+                               "time). Where the reference's own times were measured (at generate_assignment), "
+                               "the limit is derived from them and may be lower.").tag(config=True)
+    training_timeout = Float(120.0, help="Seconds of CPU time the training check may take at most (3 times that "
+                                         "of wall-clock time; derived from the reference's time where measured, "
+                                         "like timeout).").tag(config=True)
     memory_mib = Integer(1536, help="Memory (address space) one test may use, in MiB.").tag(config=True)
     cache_dir = Unicode("", help="Folder of cached verdicts (set by the parallel command); empty: none.").tag(config=True)
 
@@ -100,13 +102,13 @@ class GradeInSandbox(NbGraderPreprocessor):
 
     def limits(self) -> tuple[Limits, Limits]:
         """The limits of one test and of the training test: derived from the reference's measured
-        times where the course has them (``timing``), never above this preprocessor's settings."""
+        times where the course has them (``timing``), never above this preprocessor's settings.
+        The allowance is CPU time; wall-clock time may reach ``timing.WALL_PER_CPU`` times it."""
         memory = self.memory_mib * 2**20
         coursedir = CourseDirectory(parent=self)
-        wall, training_wall = timing.derived_limits(Path(coursedir.root), self.timeout, self.training_timeout)
-        return (Limits(wall_seconds=wall, cpu_seconds=int(wall) + 1, memory_bytes=memory, backend=self.backend),
-                Limits(wall_seconds=training_wall, cpu_seconds=int(training_wall) + 1, memory_bytes=memory,
-                       backend=self.backend))
+        test, training = timing.derived_limits(Path(coursedir.root), self.timeout, self.training_timeout)
+        return tuple(Limits(wall_seconds=timing.WALL_PER_CPU * seconds, cpu_seconds=max(1, math.ceil(seconds)),
+                            memory_bytes=memory, backend=self.backend) for seconds in (test, training))
 
     def _grade_all(self, tests: dict, submission, package_copy: Path) -> dict[str, Verdict]:
         limits, training_limits = self.limits()

@@ -12,6 +12,12 @@ least ``MIN_TEST_SECONDS``, and the training check ``TRAINING_FACTOR`` times the
 reference's training, at least ``MIN_TRAINING_SECONDS``; never more than the
 configured ``c.GradeInSandbox.timeout`` / ``training_timeout``, which are also
 what a course without measured times uses.
+
+That allowance is CPU time (RLIMIT_CPU, set afresh for each test): on an idle
+machine an endless loop ends after exactly that, while an honest test on a
+loaded machine, which gets only part of a core, is not cut short for waiting.
+Wall-clock time is capped too, at ``WALL_PER_CPU`` times the allowance (a test
+that sleeps uses no CPU).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ FACTOR = 20.0
 MIN_TEST_SECONDS = 2.0  # an honest test takes milliseconds; this absorbs a loaded machine
 TRAINING_FACTOR = 4.0
 MIN_TRAINING_SECONDS = 6.0
+WALL_PER_CPU = 3.0
 MEASURE_TIMEOUT = 60.0  # generous: the reference is trusted, and must not fail its own tests
 
 
@@ -43,7 +50,7 @@ def read_timings(course_root: Path) -> dict:
 
 
 def derived_limits(course_root: Path, max_wall: float, max_training: float) -> tuple[float, float]:
-    """(seconds per test, seconds for the training check) for the course at ``course_root``.
+    """(CPU seconds per test, CPU seconds for the training check) for the course at ``course_root``.
 
     Args:
         course_root: the course (holds ``TIMINGS_FILE`` once an assignment was generated).

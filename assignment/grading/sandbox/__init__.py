@@ -9,7 +9,8 @@ command and ``doctor``):
   preference (``c.GradeInSandbox.backend``: "auto", "bubblewrap", "landlock");
 - ``describe_backend(preference)``: the backend grading would use and why;
 - ``SandboxUnavailable``: raised when no sandbox can be set up (grading refuses);
-- ``submission_dir()``: a fresh private folder for a submission's copy.
+- ``submission_dir()``: a fresh private folder for a submission's copy;
+  ``private_root()``: the grader's private 0700 folder itself.
 
 One module per concern: ``bubblewrap`` and ``landlock`` (the two backends),
 ``seccomp`` (the shared system-call filter), ``paths`` (what of the machine a
@@ -23,11 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from assignment.grading.sandbox import scratch, seccomp
+from assignment.grading.sandbox.scratch import private_root
 from assignment.grading.sandbox.base import BACKENDS, PREFERENCES, Limits, Outcome, SandboxUnavailable
 from assignment.grading.sandbox.process import describe_backend, probe, resolve, run_batch, run_in_sandbox
 
 __all__ = ["BACKENDS", "PREFERENCES", "Limits", "Outcome", "SandboxUnavailable", "bwrap_available",
-           "describe_backend", "probe", "resolve", "run_batch", "run_in_sandbox", "submission_dir"]
+           "describe_backend", "private_root", "probe", "resolve", "run_batch", "run_in_sandbox", "submission_dir"]
 
 
 def bwrap_available() -> str | None:

@@ -371,7 +371,8 @@ def _why_stopped(returncode: int | None, limits: Limits) -> str:
     if number is not None:
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
         if name == "SIGXCPU":
-            return f"the test used more than {limits.cpu_seconds} s of CPU time (an endless loop?)"
+            return (f"the test did not finish within its time: it used more than {limits.cpu_seconds} s "
+                    "of CPU time (an endless loop?)")
         if name == "SIGXFSZ":
             return "the test wrote too much output (printing in a loop?)"
         return f"the grading process was killed by {name} (memory exhausted or a crash)"
