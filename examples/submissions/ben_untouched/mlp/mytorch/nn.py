@@ -40,10 +40,9 @@ def _as_matrix(x: Any, name: str) -> np.ndarray:
 def _as_gradient(grad: Any, name: str) -> np.ndarray:
     """Return ``grad`` as an array, or raise a ValueError if it is None."""
     if grad is None:
-        # The usual cause: a Linear told that its input gradient is not needed.
+        # The usual cause: a backward whose last line computes the gradient but never returns it.
         raise ValueError(f"{name} is None: the layer after this one returned no gradient "
-                         f"(a Linear does when its needs_input_grad is False, as only a "
-                         f"network's first layer should)")
+                         f"(does its backward end with a return?)")
     return np.asarray(grad)
 
 
@@ -85,10 +84,6 @@ class Linear:
         x: the input of the last ``forward``, kept for ``backward``.
         grad_weight: dLoss/dW after ``backward``, shaped like ``weight``.
         grad_bias: dLoss/db after ``backward``, shaped like ``bias``.
-        needs_input_grad: whether ``backward`` returns dLoss/dX (True unless told
-            otherwise). ``Sequential`` sets it to False on its first layer, whose input
-            is the data: nobody uses that gradient, so backward skips its matrix
-            product, as PyTorch does for an input without ``requires_grad``.
     """
 
     def __init__(
@@ -119,7 +114,6 @@ class Linear:
         self.x: np.ndarray | None = None
         self.grad_weight = np.zeros_like(self.weight)
         self.grad_bias = np.zeros_like(self.bias)
-        self.needs_input_grad = True
 
     def __repr__(self) -> str:
         return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
@@ -139,7 +133,7 @@ class Linear:
         # YOUR CODE HERE
         raise NotImplementedError('Question 1.1 (linear_forward): compute X W + b.')
 
-    def backward(self, grad: np.ndarray) -> np.ndarray | None:
+    def backward(self, grad: np.ndarray) -> np.ndarray:
         """Question 2.2 (linear_backward): gradients of W, b and the input X.
 
         With G = dLoss/dOutput shaped (N, out_features):
@@ -147,26 +141,20 @@ class Linear:
             dLoss/db = sum_n G_n      shaped (1, out_features)
             dLoss/dX = G W^T          shaped (N, in_features)
 
-        Two parts: first store ``grad_weight`` and ``grad_bias``; then return
-        dLoss/dX. The given line between them returns None instead when
-        ``needs_input_grad`` is False (the first layer of a network).
+        Store the first two in ``grad_weight`` and ``grad_bias``; return the third.
 
         Args:
             grad: G, the gradient of the loss with respect to this layer's output.
 
         Returns:
-            dLoss/dX, or None when ``needs_input_grad`` is False.
+            dLoss/dX, shaped like the stored input.
         """
         if self.x is None:
             raise RuntimeError("Linear.backward was called before Linear.forward (self.x is None)")
         grad = _as_gradient(grad, "Linear.backward grad")
         _expect_shape(grad, (self.x.shape[0], self.weight.shape[1]), "Linear.backward grad")
         # YOUR CODE HERE
-        raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b and the input X (part 1 of 2).')
-        if not self.needs_input_grad:
-            return None
-        # YOUR CODE HERE
-        raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b and the input X (part 2 of 2).')
+        raise NotImplementedError('Question 2.2 (linear_backward): gradients of W, b and the input X.')
 
 
 class ReLU:
@@ -224,12 +212,6 @@ class Sequential:
 
     def __init__(self, *layers: Any) -> None:
         self.layers: list = list(layers)
-        # The first layer's input is the data: no one needs the loss's gradient with
-        # respect to it, so a Linear there may skip computing it. Every other Linear must
-        # pass its input gradient on (set here too: a layer may have been first elsewhere).
-        for position, layer in enumerate(self.layers):
-            if isinstance(layer, Linear):
-                layer.needs_input_grad = position > 0
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
@@ -247,7 +229,7 @@ class Sequential:
         # YOUR CODE HERE
         raise NotImplementedError("Question 1.3 (sequential_forward): feed each layer's output to the next.")
 
-    def backward(self, loss_function: Any) -> np.ndarray | None:
+    def backward(self, loss_function: Any) -> np.ndarray:
         """Question 2.4 (sequential_backward): backpropagate from the loss to the input.
 
         Start from ``loss_function.backward()`` (dLoss/dLogits) and hand each
@@ -261,8 +243,7 @@ class Sequential:
                 network's output.
 
         Returns:
-            What the first layer's backward returned: None when it is a ``Linear``
-            (see ``Linear.needs_input_grad``), else dLoss/dInput.
+            What the first layer's backward returned: dLoss/dInput, shaped like the input.
         """
         # YOUR CODE HERE
         raise NotImplementedError('Question 2.4 (sequential_backward): backpropagate from the loss to the input.')
