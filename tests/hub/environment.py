@@ -63,31 +63,32 @@ def cache_dir() -> Path:
     return FALLBACK_CACHE
 
 
-def _package_digest() -> str:
-    """A digest of everything that goes into the course wheel."""
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    for path in sorted((ROOT / "assignment").rglob("*")):
+def _package_digest(source: Path) -> str:
+    """A digest of everything that goes into the course wheel built from ``source``."""
+    digest = hashlib.sha256((source / "pyproject.toml").read_bytes())
+    for path in sorted((source / "assignment").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(str(path.relative_to(source)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def build_wheel(out: Path) -> Path:
+def build_wheel(out: Path, source: Path = ROOT) -> Path:
     """Build the course package's wheel from a copy of pyproject.toml and assignment/.
 
-    A copy, so that setuptools' build/ and egg-info never land in the shared work tree.
+    A copy, so that setuptools' build/ and egg-info never land in the course folder.
 
     Args:
         out: the folder the wheel is written to.
+        source: the course repository (or a snapshot of it).
 
     Returns:
         The wheel's path.
     """
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mytorch-wheel-") as tmp:
-        shutil.copy(ROOT / "pyproject.toml", tmp)
-        shutil.copytree(ROOT / "assignment", Path(tmp) / "assignment",
+        shutil.copy(source / "pyproject.toml", tmp)
+        shutil.copytree(source / "assignment", Path(tmp) / "assignment",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         # The venv's setuptools builds it: no download of a build environment.
         _run([str(ROOT / ".venv" / "bin" / "python"), "-m", "pip", "wheel", "--no-deps",
@@ -107,19 +108,23 @@ def wheel_names(wheel: Path) -> list[str]:
 EXTRAS = ("hub", "grading")
 
 
-def _dependencies_digest() -> str:
+def _dependencies_digest(source: Path) -> str:
     """A digest of the requirements the environment installs (the other extras do not count)."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((source / "pyproject.toml").read_text())["project"]
     extras = project.get("optional-dependencies", {})
     wanted = [*project["dependencies"], *(req for extra in EXTRAS for req in extras.get(extra, []))]
     return hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest()[:16]
 
 
-def student_environment() -> Path:
+def student_environment(source: Path = ROOT) -> Path:
     """The students' venv (cached); returns its prefix.
 
     Built once with Debian's Python; when the course package changes, its wheel is
     rebuilt and reinstalled, and pip adds what changed requirements need.
+
+    Args:
+        source: the course repository the wheel is built from: the same snapshot the
+            instructor's course is copied from, so that both hold the same files.
 
     Returns:
         The venv's folder: ``<prefix>/bin/jupyterhub-singleuser`` starts a user's server.
@@ -128,7 +133,7 @@ def student_environment() -> Path:
         raise RuntimeError("Debian's python3 is missing: apt-get install python3 python3-venv")
     prefix = cache_dir() / "student-env"
     stamp = prefix / ".installed"
-    key = f"{_dependencies_digest()} {_package_digest()}"
+    key = f"{_dependencies_digest(source)} {_package_digest(source)}"
     if stamp.exists() and stamp.read_text() == key:
         return prefix
     if not (prefix / "bin" / "python").exists():
@@ -136,7 +141,7 @@ def student_environment() -> Path:
         _run([str(SYSTEM_PYTHON), "-m", "venv", str(prefix)])
     wheels = cache_dir() / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
-    wheel = build_wheel(wheels)
+    wheel = build_wheel(wheels, source)
     pip = [str(prefix / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     # As docs/deploy.md says: the wheel (never the repository, never -e), with its extras.
     _run(pip + [f"{wheel}[{','.join(EXTRAS)}]"])

@@ -32,14 +32,31 @@ def chown_tree(path: Path, user: User) -> None:
             os.lchown(os.path.join(folder, name), user.uid, user.gid)
 
 
-def install_course(instructor: User) -> Path:
+def snapshot(target: Path) -> Path:
+    """A copy of the course repository as a clone has it (the work tree is shared and changes).
+
+    The wheel and the instructor's course are both made from it: the same commit, as the
+    guide asks.
+
+    Returns:
+        The snapshot's root.
+    """
+    shutil.copytree(ROOT, target, ignore=NOT_IN_A_CLONE, symlinks=True)
+    return target
+
+
+def install_course(instructor: User, source: Path) -> Path:
     """The instructor's copy of the course repository at ~/mytorch, mode 0700.
+
+    Args:
+        instructor: whose home it goes to.
+        source: the repository snapshot to copy.
 
     Returns:
         The course root.
     """
     course = instructor.home / "mytorch"
-    shutil.copytree(ROOT, course, ignore=NOT_IN_A_CLONE, symlinks=True)
+    shutil.copytree(source, course, symlinks=True)
     chown_tree(course, instructor)
     course.chmod(0o700)
     return course

@@ -146,8 +146,13 @@ def test_a_course_on_a_real_jupyterhub():
     SHOTS.mkdir(parents=True)
     system_users.remove_stale()
 
-    prefix = environment.student_environment()
-    proxy = environment.proxy_command()
+    source = recipe.snapshot(Path(tempfile.mkdtemp(prefix="mytorch-snapshot-")) / "mytorch")
+    try:
+        prefix = environment.student_environment(source)
+        proxy = environment.proxy_command()
+    except BaseException:
+        shutil.rmtree(source.parent, ignore_errors=True)
+        raise
     timings["install (cached after the first run)"] = time.time() - started
     course_started = time.time()  # the recipe and the course, from users to feedback
 
@@ -166,7 +171,7 @@ def test_a_course_on_a_real_jupyterhub():
 
         # The recipe: the course in the instructor's home, 0700; the instructor's ~/.jupyter;
         # the exchange; the hub-wide nbgrader config; private student homes.
-        course = recipe.install_course(instructor)
+        course = recipe.install_course(instructor, source)
         recipe.install_instructor_config(instructor, course)
         exchange = recipe.make_exchange(base, instructor)
         hub_config_dir = base / "etc" / "jupyter"
@@ -237,12 +242,57 @@ def test_a_course_on_a_real_jupyterhub():
                 assert "graded in the sandbox" in log, log[-3000:]
             teacher.submissions_page(ASSIGNMENT)
             teacher.shot("autograded")
+            timings["collect, autograde"] = time.time() - course_started
+            # --- what each student deserves, read back from the gradebook ---------------------------
+            grades = _grades(course, [ada.name, cy.name])
+            ada_total, ada_keys = grades[ada.name]
+            cy_total, cy_keys = grades[cy.name]
+            assert ada_total == 30, grades
+            assert cy_total == 27, grades
+            assert cy_keys["relu_backward"] == 0 and ada_keys["relu_backward"] == 3, grades
+            assert {k: v for k, v in cy_keys.items() if k != "relu_backward"} == \
+                {k: v for k, v in ada_keys.items() if k != "relu_backward"}, grades
+
+            # --- privacy: the course, the solution and the gradebook, as each student ---------------
+            assert recipe.mode(course) == 0o700
+            assert recipe.mode(course / "gradebook.db") & 0o077 == 0, oct(recipe.mode(course / "gradebook.db"))
+            # What the instructor's server made (release/ itself came with the clone).
+            for made in ("autograded", "submitted", f"release/{ASSIGNMENT}"):
+                assert recipe.mode(course / made) & 0o077 == 0, f"{made}: {oct(recipe.mode(course / made))}"
+            for student in students:
+                other = cy if student is ada else ada
+                targets = [course / p for p in PRIVATE] + [other.home, other.home / ASSIGNMENT / "mytorch" / "nn.py"]
+                seen = _probe(student, prefix / "bin" / "python", targets)
+                assert all(result == "PermissionError" for result in seen.values()), seen
+                # ...while what nbgrader shares stays readable: the release in the exchange.
+                released = exchange / "mytorch" / "outbound" / ASSIGNMENT / "02_backward.ipynb"
+                assert _probe(student, prefix / "bin" / "python", [released]) == {str(released): "read"}
+            # The course's own check of the installation, run by the instructor as the guide says.
+            doctor = system_users.run_as(
+                instructor, [str(prefix / "bin" / "python"), "-m", "assignment", "doctor", "--course", str(course)],
+                env={"PATH": f"{prefix / 'bin'}:/usr/bin:/bin", "JUPYTER_CONFIG_PATH": str(hub_config_dir)},
+                timeout=300)
+            (SHOTS / "doctor.txt").write_text(doctor.stdout + doctor.stderr)
+            assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+            # The student configuration really is the shipped one.
+            page_config = json.loads((prefix / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text())
+            assert set(page_config["disabledExtensions"]) == set(INSTRUCTOR_LAB_PLUGINS)
+
             teacher.open_formgrader()
             teacher.formgrader_action(row(), "generate-feedback", "generate-feedback")
+            assert recipe.mode(course / "feedback") & 0o077 == 0, oct(recipe.mode(course / "feedback"))
+            for student in students:
+                # nbgrader's release_feedback names each student's feedback file after a hash of
+                # the secret their `submit` wrote, read from feedback/<student>/<assignment>/.
+                secret = course / "feedback" / student.name / ASSIGNMENT / "submission_secret.txt"
+                assert secret.is_file(), (
+                    f"{secret} is missing: nbgrader's Release Feedback needs it. Collect put it in "
+                    f"submitted/ ({(course / 'submitted' / student.name / ASSIGNMENT / 'submission_secret.txt').is_file()}); "
+                    "autograde's intake must carry it to autograded/, where Generate Feedback finds it")
             teacher.open_formgrader()
             log = teacher.formgrader_action(row(), "release-feedback", "release-feedback")
             assert all(s.name in log for s in students), log
-            timings["collect, autograde, feedback"] = time.time() - course_started
+            timings["feedback released"] = time.time() - course_started
 
             # --- the students fetch their feedback ----------------------------------------------
             feedback = {}
@@ -261,40 +311,17 @@ def test_a_course_on_a_real_jupyterhub():
                 session.context.close()
             teacher.context.close()
             browser.close()
+            # Cy's feedback says what failed in 2.3, and shows no hidden test.
+            assert "FAILED: Test 2 of question 2.3 (ReLU.backward, hidden)" in feedback[cy.name], feedback[cy.name][-3000:]
+            assert 'run_test("relu_backward", 2' not in feedback[cy.name]
+            assert "FAILED" not in feedback[ada.name], feedback[ada.name][-3000:]
         timings["students fetch feedback, hub stopped"] = time.time() - course_started
 
-        # --- what each student deserves, read back from the gradebook ---------------------------
-        grades = _grades(course, [ada.name, cy.name])
-        ada_total, ada_keys = grades[ada.name]
-        cy_total, cy_keys = grades[cy.name]
-        assert ada_total == 30, grades
-        assert cy_total == 27, grades
-        assert cy_keys["relu_backward"] == 0 and ada_keys["relu_backward"] == 3, grades
-        assert {k: v for k, v in cy_keys.items() if k != "relu_backward"} == \
-            {k: v for k, v in ada_keys.items() if k != "relu_backward"}, grades
-        # Feedback names the failed hidden tests without showing them.
-        assert "relu_backward" in feedback[cy.name] or "ReLU" in feedback[cy.name], feedback[cy.name][:3000]
-
-        # --- privacy: the course, the solution and the gradebook, as each student ---------------
-        assert recipe.mode(course) == 0o700
-        assert recipe.mode(course / "gradebook.db") & 0o077 == 0, oct(recipe.mode(course / "gradebook.db"))
-        for made in ("autograded", "submitted", "feedback", "release"):
-            assert recipe.mode(course / made) & 0o077 == 0, f"{made}: {oct(recipe.mode(course / made))}"
-        for student in students:
-            other = cy if student is ada else ada
-            targets = [course / p for p in PRIVATE] + [other.home, other.home / ASSIGNMENT / "mytorch" / "nn.py"]
-            seen = _probe(student, prefix / "bin" / "python", targets)
-            assert all(result == "PermissionError" for result in seen.values()), seen
-            # ...while what nbgrader shares stays readable: the release in the exchange.
-            released = exchange / "mytorch" / "outbound" / ASSIGNMENT / "02_backward.ipynb"
-            assert _probe(student, prefix / "bin" / "python", [released]) == {str(released): "read"}
-        # The student configuration really is the shipped one.
-        page_config = json.loads((prefix / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text())
-        assert set(page_config["disabledExtensions"]) == set(INSTRUCTOR_LAB_PLUGINS)
     finally:
         for user in users.values():
             system_users.remove(user.name)
         shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(source.parent, ignore_errors=True)
         elapsed = time.time() - course_started
         (SHOTS / "timings.json").write_text(json.dumps({**timings, "course (users to cleanup)": elapsed,
                                                         "total": time.time() - started}, indent=2))
