@@ -147,6 +147,7 @@ def grade_task(data: dict[str, Any]) -> dict[str, Any]:
         GradingCodeMismatch: this worker has other grading code than the client.
     """
     from assignment.grading.policy import write_package
+    from assignment.grading.sandbox import private_root
     from assignment.parallel import grading_code_digest
 
     started = time.perf_counter()
@@ -159,9 +160,10 @@ def grade_task(data: dict[str, Any]) -> dict[str, Any]:
     submission = Submission(**data["submission"])
     limits, training_limits = Limits(**data["limits"]), Limits(**data["training_limits"])
     threads = _worker_threads()
-    # The package copy and the verdicts live in private folders of this task only.
-    with tempfile.TemporaryDirectory(prefix="mytorch-dask-package-") as copy, \
-            tempfile.TemporaryDirectory(prefix="mytorch-dask-verdicts-") as verdict_dir:
+    # The package copy and the verdicts live in folders of this task only, inside the grading
+    # process's private (0700) root: write_package makes the copy world-readable.
+    with tempfile.TemporaryDirectory(prefix="mytorch-dask-package-", dir=private_root()) as copy, \
+            tempfile.TemporaryDirectory(prefix="mytorch-dask-verdicts-", dir=private_root()) as verdict_dir:
         write_package(submission, Path(copy))
         cache = VerdictCache(Path(verdict_dir))
         grade_submission(tests, submission, Path(copy), limits=limits, training_limits=training_limits,

@@ -27,9 +27,10 @@ generate_assignment``, then copied; the same submissions collected into each):
 ``dask``
     ``python -m assignment autograde mlp --scheduler tcp://...``: the same
     command with its sandbox phase on a local Dask cluster of the
-    ``distributed`` package's command line (one ``dask scheduler``, ``J``
-    ``dask worker`` processes with one thread each, on 127.0.0.1); the
-    workers' CPU time is counted with the command's.
+    ``distributed`` package's command line (one ``dask scheduler`` and
+    ``--dask-workers`` ``dask worker`` processes sharing ``J`` threads, one by
+    default, as on a grading machine; on 127.0.0.1); the cluster's CPU time is
+    counted with the command's.
 ``rewrite``
     the parallel command run again on the graded course: every verdict is
     cached, so this is the cost of writing the grades alone (the long-lived
@@ -251,15 +252,16 @@ def free_port() -> int:
 
 class DaskCluster:
     """A local Dask cluster of real processes: ``dask scheduler`` and ``workers`` × ``dask worker``
-    (``--nworkers 1 --nthreads 1``), the ``distributed`` package's own command line, each on
+    (``--nworkers 1 --nthreads THREADS``), the ``distributed`` package's own command line, each on
     127.0.0.1 with a free port and in a session of its own (``kill`` ends it with its nanny and its
     sandboxes). ``close()`` kills them all. ``meter``, if given, counts their CPU time."""
 
-    def __init__(self, folder: Path, workers: int = 2, meter: "CpuMeter | None" = None) -> None:
+    def __init__(self, folder: Path, workers: int = 2, meter: "CpuMeter | None" = None, threads: int = 1) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.address = f"tcp://127.0.0.1:{free_port()}"
         self.workers = workers
+        self.threads = threads
         self.meter = meter
         self.processes: dict[str, subprocess.Popen] = {}
         self.client = None
@@ -280,7 +282,7 @@ class DaskCluster:
             work = self.folder / f"w{number}"
             work.mkdir(exist_ok=True)
             self._dask(f"w{number}", "worker", self.address, "--name", f"w{number}", "--nworkers", "1",
-                       "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(work))
+                       "--nthreads", str(self.threads), "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(work))
         self.client = Client(self.address, timeout=timeout, set_as_default=False)
         self.client.wait_for_workers(self.workers, timeout=timeout)
         return self
@@ -424,14 +426,16 @@ def run_parallel(course: Path, jobs: int, *args: str, name: str = "parallel") ->
     return seconds, cpu, summary[-1] if summary else ""
 
 
-def run_dask(course: Path, workers: int, folder: Path) -> tuple[float, float | None, str]:
-    """The parallel command on a fresh local Dask cluster of ``workers`` one-thread workers; the CPU
-    seconds are the command's and the cluster's (scheduler and workers, sandboxes included)."""
+def run_dask(course: Path, workers: int, threads: int, folder: Path) -> tuple[float, float | None, str]:
+    """The parallel command on a fresh local Dask cluster of ``workers`` workers of ``threads``
+    threads; the CPU seconds are the command's and the cluster's once started (scheduler and
+    workers, sandboxes included)."""
     meter = CpuMeter("dask-cluster")
     try:
-        with DaskCluster(folder, workers, meter) as cluster:
+        with DaskCluster(folder, workers, meter, threads=threads) as cluster:
             before = meter.seconds()
-            seconds, cpu, summary = run_parallel(course, workers, "--scheduler", cluster.address, name="dask")
+            seconds, cpu, summary = run_parallel(course, workers * threads, "--scheduler", cluster.address,
+                                                 name="dask")
             after = meter.seconds()
     finally:
         meter.close()
@@ -474,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--hostile", type=int, default=None, help="hostile submissions among them")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--dask-workers", type=int, default=1,
+                        help="Dask workers (processes) sharing the --jobs threads (default 1: one worker per machine)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each contender (median reported)")
     parser.add_argument("--timeout", type=float, help="seconds per test, for every contender")
     parser.add_argument("--training-timeout", type=float, help="seconds for the training check")
@@ -497,7 +503,8 @@ def main(argv: list[str] | None = None) -> int:
         kinds[kind] = kinds.get(kind, 0) + 1
     print(f"class: {len(plan)} submissions: " + ", ".join(f"{n} {k}" for k, n in kinds.items()))
     print(f"limits: {'shipped config' if not extra else extra.strip().replace(chr(10), '; ')}; "
-          f"{os.cpu_count()} CPU cores; parallel --jobs {args.jobs}; load average "
+          f"{os.cpu_count()} CPU cores; parallel --jobs {args.jobs}; dask {args.dask_workers} worker(s) x "
+          f"{max(1, args.jobs // args.dask_workers)} thread(s); load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     base = prepare_base(workdir, extra)
 
@@ -535,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
         if not same_as_serial("stock writer", course, serial_scores):
             return 1
         dask_course = fresh_course(base, workdir / "dask", submissions)
-        wall, cpu, dask_summary = run_dask(dask_course, args.jobs, workdir / "dask-cluster")
+        wall, cpu, dask_summary = run_dask(dask_course, args.dask_workers, max(1, args.jobs // args.dask_workers),
+                                           workdir / "dask-cluster")
         record("dask", wall, cpu)
         if not same_as_serial("dask", dask_course, serial_scores):
             return 1
