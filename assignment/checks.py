@@ -29,7 +29,7 @@ import signal
 import sys
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType, TracebackType
 from typing import Any, Iterator
 
@@ -42,6 +42,9 @@ __all__ = [
     "run_test",
     "check_training",
     "student_error",
+    "Outcome",
+    "Unusable",
+    "call_student",
     "TEST_TIME_LIMIT",
     "TRAINING_TIME_LIMIT",
     "TimeLimitExceeded",
@@ -253,28 +256,46 @@ def timeout_message(label: str, seconds: float, where: str = "") -> str:
     return f"{label} did not finish within {seconds:g} s: an endless loop?{where}"
 
 
-def student_error(error: BaseException, method: str) -> str:
+def student_error(error: BaseException, method: str, called: Any = None) -> str:
     """Describe an exception raised by student code in one or two lines.
+
+    The course's one wording of what student code raised: the visible tests, the
+    visualizers (through ``call_student``), the progress cell and the grader's sandbox
+    all use it.
 
     Args:
         error: what the student's code raised.
         method: how the student knows what was called, e.g. "Linear.forward".
+        called: the code object of the student's function that was called, if known: a
+            NotImplementedError raised in another student function (Sequential.forward
+            calling an unfinished Linear.forward) then names that function.
 
     Returns:
         A sentence naming the method, the error and the student's own line.
     """
+    if isinstance(error, Unusable):
+        return error.outcome.message
     if isinstance(error, NotImplementedError):
         if method.startswith("training") and str(error):
             return f"{method} stopped at a method that is not implemented yet ({error})"
         part = re.search(r"part \d+ of \d+", str(error))  # a method with several gaps
-        return f"{method} is not implemented yet" + (f" ({part.group(0)} still raises NotImplementedError)" if part else "")
+        detail = f" ({part.group(0)} still raises NotImplementedError)" if part else ""
+        frame = innermost_student_frame(error)
+        if (called is not None and frame is not None and frame.code is not called
+                and not not_student_file(called.co_filename)):
+            return f"{method} calls {student_function(error)}, which is not implemented yet{detail}"
+        return f"{method} is not implemented yet{detail}"
     where = student_location(error)
     if isinstance(error, TimeLimitExceeded):
         return timeout_message(student_function(error) or method, error.seconds, where)
+    if isinstance(error, KeyboardInterrupt):
+        return f"{method} was interrupted (an endless loop?){where}"
     hint = operator_hint(error)
     if hint:  # instead of NumPy's own broadcast error, which names no operator
         return f"{method}: your line {hint}{where}"
-    return f"{method} raised {type(error).__name__}: {error}{where}"
+    text = " ".join(str(error).split())
+    text = text if len(text) <= 300 else text[:297] + "..."
+    return f"{method} raised {type(error).__name__}" + (f": {text}" if text else "") + where
 
 
 # ---------------------------------------------------------------------------
@@ -332,6 +353,88 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
         _depth.value -= 1
+
+
+# ---------------------------------------------------------------------------
+# Calling student code: the one way, for the visible tests and the visualizers.
+# ---------------------------------------------------------------------------
+
+# The kinds of outcome, from "fine" to the ways of being wrong (the visualizers' states).
+OK = "ok"
+NOT_IMPLEMENTED = "not_implemented"
+MISSING = "missing"
+ERROR = "error"
+TIMEOUT = "timeout"
+NONE = "none"
+TYPE = "type"
+SHAPE = "shape"
+NAN = "nan"
+MISMATCH = "mismatch"
+
+
+@dataclass
+class Outcome:
+    """What a call of student code (or a check of its result) gave.
+
+    Fields:
+        ok: True when the value can be used.
+        value: the returned (or checked) value.
+        kind: one of the kinds above.
+        message: one line for the student; empty when all is well.
+        notes: minor remarks that do not make the value unusable (e.g. a dtype change).
+    """
+
+    ok: bool
+    value: Any = None
+    kind: str = OK
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class Unusable(Exception):
+    """Raised by the course's own helpers when a student's result cannot be used; its message
+    is already written for the student."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+def kind_of_error(error: BaseException) -> str:
+    """The outcome kind of an exception raised by student code."""
+    if isinstance(error, Unusable):
+        return error.outcome.kind
+    if isinstance(error, NotImplementedError):
+        return NOT_IMPLEMENTED
+    if isinstance(error, TimeLimitExceeded):
+        return TIMEOUT
+    return ERROR
+
+
+def call_student(label: str, fn: Any, *args: Any, seconds: float | None = TEST_TIME_LIMIT, **kwargs: Any) -> Outcome:
+    """Call ``fn(*args, **kwargs)``, which runs student code; never raise.
+
+    The time limit (``time_limit``) stops an endless loop; NumPy's floating-point warnings
+    stay quiet (a warning on stderr fails a notebook cell); whatever is raised, ``exit()``
+    included, becomes one line in the student's terms (``student_error``).
+
+    Args:
+        label: how the student knows what is called, e.g. "Linear.forward".
+        fn: the function; None (or not callable) when the student's module has no such thing.
+        seconds: the time limit (None: none).
+
+    Returns:
+        An ``Outcome`` whose ``value`` is the return value when ``ok``.
+    """
+    if fn is None or not callable(fn):
+        return Outcome(False, None, MISSING, f"{label} was not found: is it defined (and spelled so)?")
+    try:
+        with time_limit(seconds), _quiet_numpy():
+            value = fn(*args, **kwargs)
+    except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too: student code
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        return Outcome(False, None, kind_of_error(error), student_error(error, label, code))
+    return Outcome(True, value)
 
 
 # ---------------------------------------------------------------------------
@@ -407,6 +510,20 @@ def _quiet_numpy() -> Iterator[None]:
         yield
 
 
+def judged(q: ModuleType, case: dict, outputs: Any, *, reveal: bool = True) -> list[str]:
+    """``q.check(case, outputs)``: the problems found (never raises).
+
+    Args:
+        q: the question's module.
+        reveal: whether the messages may quote expected values (a visible test, a visualizer).
+    """
+    try:
+        with revealing(reveal):
+            return list(q.check(case, outputs))
+    except Exception as error:  # noqa: BLE001 - a report the check cannot read
+        return [f"the answer could not be checked ({type(error).__name__}: {error})"]
+
+
 def run_test(key: str, number: int, **case: Any) -> None:
     """Run test ``number`` of question ``key`` on the student's mytorch and report.
 
@@ -427,19 +544,12 @@ def run_test(key: str, number: int, **case: Any) -> None:
         nn, optim = _student_modules()
     except BaseException as error:  # a syntax error in the student's file must read clearly
         return _fail(f"{title} failed: mytorch cannot be imported: {type(error).__name__}: {error}")
-    try:
-        with time_limit(TEST_TIME_LIMIT), _quiet_numpy():
-            outputs = q.run(nn, optim, case)
-    except KeyboardInterrupt:
-        return _fail(f"{title} failed: {q.INFO.method} was interrupted (an endless loop?)")
-    except BaseException as error:  # SystemExit too: a test must report, not end the notebook
-        return _fail(f"{title} failed: {student_error(error, q.INFO.method)}")
+    ran = call_student(q.INFO.method, q.run, nn, optim, case, seconds=TEST_TIME_LIMIT)
+    if not ran.ok:  # SystemExit too: a test must report, not end the notebook
+        return _fail(f"{title} failed: {ran.message}")
+    outputs = ran.value
     visible = number == 1
-    try:
-        with revealing(visible):
-            problems = q.check(case, outputs)
-    except Exception as error:
-        problems = [f"the answer could not be checked ({type(error).__name__}: {error})"]
+    problems = judged(q, case, outputs, reveal=visible)
     print(title if visible else f"{title}, hidden until grading")
     if visible:
         for label, yours, expected in q.shown(case, outputs):
@@ -466,19 +576,23 @@ class _Watch:
 
 
 def _trained_accuracy(nn: ModuleType, optim: ModuleType, watch: _Watch, case: dict) -> float:
-    """The accuracy ``training_check.training_accuracy`` computes, watching every loss on the way.
+    """The accuracy the grader gives this case, watching every loss on the way.
 
-    The same steps as ``training_check.trained_predictions`` (which the grader runs), plus the
-    ``on_batch`` hook; tests/viz/test_checks.py asserts both give the same accuracy.
+    Scored as at grading (``assignment.training_check``): the trained parameters of the
+    Linear layers, taken from the layers built here, are checked (``parameter_problems``)
+    and run by the grader's own forward pass (``accuracy_of_parameters``); nothing the
+    student's code predicts counts. The ``on_batch`` hook only watches the losses.
+
+    Raises:
+        Unusable: the trained parameters cannot be scored (the message says why).
     """
-    from assignment.data import load_digits
-    from assignment.training import build_mlp, predict, train
+    from assignment.training_check import accuracy_of_parameters, parameter_problems, trained_parameters
 
-    digits = load_digits()
-    model = build_mlp(nn, case["sizes"], seed=case.get("seed", 0))
-    train(model, digits, nn, optim, epochs=case["epochs"], lr=case["lr"], batch_size=case["batch_size"],
-          seed=case.get("seed", 0), on_batch=watch.on_batch)
-    return float(np.mean(predict(model, digits.x_test) == digits.y_test))
+    parameters = trained_parameters(nn, optim, **{**case, "on_batch": watch.on_batch})
+    problems = parameter_problems(case, parameters)
+    if problems:
+        raise Unusable(Outcome(False, None, MISMATCH, problems[0]))
+    return accuracy_of_parameters(parameters)
 
 
 def check_training(**case: Any) -> None:
@@ -500,6 +614,9 @@ def check_training(**case: Any) -> None:
             reached = _trained_accuracy(nn, optim, watch, case)
     except KeyboardInterrupt:
         return _fail(f"{title} failed: training was interrupted")
+    except Unusable as error:  # the trained parameters cannot be scored
+        diverged = [divergence(*watch.first_bad)] if watch.first_bad else []
+        return _fail(f"\nFAILED: {title}\n- " + "\n- ".join([error.outcome.message] + diverged))
     except TimeLimitExceeded as error:
         inside = student_function(error)
         return _fail(f"{title} failed: training did not finish within {error.seconds:g} s"

@@ -1,20 +1,39 @@
 """Comparing a student's answer with the expected one, in a student's terms.
 
 Every function here returns a list of problems (sentences a student can act
-on); an empty list means the answer is right. Tolerances accept answers
-computed in float32.
+on); an empty list means the answer is right.
+
+``TOLERANCES`` is the course's one table of how close is close enough: the
+tests' checks and the visualizers (which show the checks' verdicts, and mark
+entry by entry with ``entry_differs``) both read it.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
 
-RTOL = 1e-5
-ATOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Two numbers a and b agree when |a - b| <= atol + rtol * |b| (NumPy's isclose)."""
+
+    rtol: float
+    atol: float
+
+
+TOLERANCES = {
+    # An answer against its expected value: loose enough for answers computed in float32.
+    "answer": Tolerance(1e-5, 1e-6),
+    # A known mistake recognised from the answer (N times too large, the sign, without the bias...).
+    "diagnosis": Tolerance(1e-5, 1e-6),
+}
+RTOL, ATOL = TOLERANCES["answer"].rtol, TOLERANCES["answer"].atol
 MAX_LISTED = 4
 
 # Whether messages may quote expected values: yes for a visible test, no for a
@@ -133,7 +152,22 @@ def compare_scalar(value: Any, expected: float, what: str, *, rtol: float = RTOL
     return [f"{what} is {number:.10g}, {_expected_text(expected)}"]
 
 
-def matches(value: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL) -> bool:
+def entry_differs(value: Any, expected: Any) -> np.ndarray | None:
+    """Entry by entry, where ``value`` differs from ``expected`` by the tests' tolerance.
+
+    Returns:
+        A boolean array shaped like ``expected`` (a same-size answer is read in that shape),
+        or None when ``value`` is not an array of numbers of that size.
+    """
+    got, problems = as_array(value, "value")
+    want = np.asarray(expected, dtype=np.float64)
+    if problems or got.size != want.size:
+        return None
+    return ~np.isclose(got.reshape(want.shape), want, rtol=RTOL, atol=ATOL)
+
+
+def matches(value: Any, expected: Any, rtol: float = TOLERANCES["diagnosis"].rtol,
+            atol: float = TOLERANCES["diagnosis"].atol) -> bool:
     """True if ``value`` equals ``expected`` (array or number) within tolerance, same size."""
     got, problems = as_array(value, "value")
     if problems:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assignment.questions._common import Info, array, dtype_problem, unchanged
+from assignment.questions._common import Info, array, dtype_problem, linear_layer, unchanged
 from assignment.questions._compare import compare_arrays, matches
 from assignment.questions._forms import ANSWER, FLAG, conforms
 
@@ -14,8 +14,7 @@ INFO = Info("linear_forward", "1.1", "Linear.forward", "01_forward")
 def run(nn, optim, case: dict) -> dict:
     """Build a Linear layer with the case's parameters and run its forward pass."""
     weight, bias, x = array(case, "weight"), array(case, "bias"), array(case, "x")
-    layer = nn.Linear(weight.shape[0], weight.shape[1])
-    layer.weight, layer.bias = weight.copy(), bias.copy()
+    layer = linear_layer(nn, weight.copy(), bias.copy())
     x_before = x.copy()
     out = layer.forward(x)
     return {"output": out, "x_unchanged": unchanged(x_before, x)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from assignment.questions._common import Info, array, dtype_problem, unchanged
-from assignment.questions._compare import as_array, compare_arrays
+from assignment.questions._compare import as_array, compare_arrays, entry_differs, matches
 from assignment.questions._forms import ANSWER, FLAG, conforms
 
 INFO = Info("relu_backward", "2.3", "ReLU.backward", "02_backward")
@@ -38,14 +38,14 @@ def check(case: dict, outputs: dict) -> list[str]:
     if problems and not unreadable and got.shape == expected.shape:
         x = np.asarray(case["x"], dtype=np.float64)
         grad = np.asarray(case["grad"], dtype=np.float64)
-        wrong = ~np.isclose(got, expected)
-        if np.allclose(got, grad * (grad > 0)):
+        wrong = entry_differs(got, expected)
+        if matches(got, grad * (grad > 0)):
             problems = ["the gradient was let through where the gradient itself is positive: take the "
                         "mask from the stored input self.x (where x > 0), not from the gradient"]
         elif wrong.any() and np.all(x[wrong] == 0):
             problems = ["the gradient leaks through where the input x is exactly 0: the slope there "
                         "is taken as 0, so let the gradient through only where x > 0 (not x >= 0)"]
-        elif wrong.any() and np.all(np.isclose(got[wrong], 0)):
+        elif wrong.any() and matches(got[wrong], np.zeros(int(wrong.sum()))):
             problems.append("some entries are 0 where the input x was positive: take the mask from "
                             "the stored input self.x, not from the gradient")
     if not problems:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from assignment.questions._common import Info, dtype_problem
+from assignment.questions._common import Info, dtype_problem, linear_layer
 from assignment.questions._compare import as_array, compare_arrays, matches
 from assignment.questions._forms import ANSWER, FLAG, conforms
 
@@ -30,9 +30,7 @@ def run(nn, optim, case: dict) -> dict:
     layers, linears = [], []
     for spec in specs:
         if spec["kind"] == "Linear":
-            weight = _array(spec["weight"], case)
-            layer = nn.Linear(weight.shape[0], weight.shape[1])
-            layer.weight, layer.bias = weight, _array(spec["bias"], case)
+            layer = linear_layer(nn, _array(spec["weight"], case), _array(spec["bias"], case))
             linears.append(layer)
         else:
             layer = nn.ReLU()

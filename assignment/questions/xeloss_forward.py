@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from assignment.questions._common import MAX_WARNINGS, Info, array, labels, unchanged, warnings_of
-from assignment.questions._compare import compare_scalar
+from assignment.questions._compare import compare_scalar, matches
 from assignment.questions._forms import ANSWER, FLAG, TEXT, Many, conforms
 
 INFO = Info("xeloss_forward", "1.4", "CrossEntropyLoss.forward", "01_forward")
@@ -47,14 +47,15 @@ def check(case: dict, outputs: dict) -> list[str]:
         except Exception:
             value = None
         if value is not None and np.isfinite(value):
-            if np.isclose(value, expected * n, rtol=1e-5):
+            if matches(value, expected * n):
                 problems = [f"the loss is {n} times too large: you summed over the batch; take the mean (divide by N = {n})"]
-            elif np.isclose(value, -expected, rtol=1e-5):
+            elif matches(value, -expected):
                 problems = ["the loss has the wrong sign: cross-entropy is minus the log-probability of the target"]
         elif value is not None:
-            problems.append("log(0) appears when a probability underflows to 0: compute the log-probabilities "
-                            "without taking the log of softmax's output (log-softmax = shifted logits - "
-                            "log of the sum of their exponentials)")
+            problems.append("large logits make exp overflow to inf, or a probability underflow to 0 so that "
+                            "log(0) = -inf: compute the log-probabilities as a log-softmax, never as the log of "
+                            "softmax's output: subtract each row's maximum from the logits, then log P = shifted "
+                            "logits - log of the sum of their exponentials")
     if outputs["warnings"]:
         problems.append("CrossEntropyLoss.forward raised a warning: " + "; ".join(outputs["warnings"][:2])
                         + " (large logits overflow exp or underflow to log(0); shift the logits by their row maximum)")

@@ -78,6 +78,7 @@ class Visualizer(widgets.VBox):
         self.status = widgets.HTML()
         self.image = Picture(layout=widgets.Layout(max_width="100%"))
         self.messages: list[Message] = []
+        self.judgements: list = []  # the questions' verdicts on this view's cases (``_judge.Verdict``)
         self.figure: LayeredFigure | None = None
         self.render_ms = 0.0
 
@@ -114,6 +115,27 @@ class Visualizer(widgets.VBox):
             self.note(level_of(outcome.kind), outcome.message, outcome.kind)
         for extra in outcome.notes:
             self.note("warn", extra)
+
+    @property
+    def passed(self) -> bool:
+        """True when every check this view ran on its cases passes (and it ran one)."""
+        return bool(self.judgements) and all(verdict.passed for verdict in self.judgements)
+
+    @property
+    def problems(self) -> list[str]:
+        """The checks' problems on this view's cases, in their words."""
+        return [problem for verdict in self.judgements for problem in verdict.problems]
+
+    def note_verdict(self, verdict, ok_text: str, prefix: str = "") -> None:
+        """The question's check on this view's case (``_judge.Verdict``): ``ok_text`` when it
+        passes, else each of its problems in the check's own words (the first is the verdict)."""
+        if not any(known is verdict for known in self.judgements):
+            self.judgements.append(verdict)
+        if verdict.passed:
+            self.note("ok", ok_text)
+            return
+        for problem, kind in zip(verdict.problems, verdict.kinds):
+            self.note(level_of(kind), prefix + problem, kind)
 
     def show_messages(self) -> None:
         self.status.value = _messages_html(self.messages)

@@ -1,5 +1,13 @@
 """The shared part of the backward visualizers: gradients against finite differences,
-entry by entry, with a stepper and a choice of which gradient to walk."""
+entry by entry, with a stepper and a choice of which gradient to walk.
+
+The verdict is the question's check on the view's case, whose expected gradients are
+finite differences of the definition (``questions._definitions``). Before the student's
+backward is held against finite differences of the student's own forward, that forward is
+held against the definition (by the forward question's own check): when it is off, the
+view says so and shows the differences of the definition instead, so a wrong forward can
+neither blame a right backward nor excuse a wrong one.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,10 @@ import numpy as np
 
 from assignment.viz import _safe
 from assignment.viz._base import Stepper, Visualizer, guarded, level_of, text_block
-from assignment.viz._fd import EPS, Comparison
+from assignment.questions import question
+from assignment.questions._compare import entry_differs
+from assignment.viz._fd import EPS, Comparison, Differences
+from assignment.viz._judge import Verdict, judge
 from assignment.viz._plots import HIGHLIGHT, MUTED, MatrixPanel, shape_note
 
 __all__ = ["GradientViz"]
@@ -31,9 +42,15 @@ class GradientViz(Visualizer):
     """
 
     probe_text = ""
+    #: how the view's own probe loss reads when the definition replaces the student's forward
+    definition_text = ""
 
     def __init__(self) -> None:
         super().__init__()
+        self.judgement: Verdict | None = None
+        self.forward_judgement: Verdict | None = None
+        self.fd_source = "your forward"
+        self._source_note: tuple[str, str] | None = None
         self.comparisons: dict[str, Comparison] = {}
         self.symbols: dict[str, str] = {}
         self.entry_panels: dict[str, list[MatrixPanel]] = {}
@@ -66,19 +83,64 @@ class GradientViz(Visualizer):
         if comparison.skip is not None:
             estimate.mark(comparison.skip, MUTED)
 
-    def note_comparisons(self) -> None:
-        """One status line per comparison."""
+    def judge_backward(self, nn, key: str, case: dict, forward_key: str, forward_case: dict,
+                       yours_fd, definition_fd) -> None:
+        """The verdict, and which finite differences the picture shows.
+
+        Args:
+            key, case: the backward question and the view's case (expected: the definition's differences).
+            forward_key, forward_case: the forward question the differences rest on, on the same inputs.
+            yours_fd: () -> {name: Differences} of the student's forward (may raise).
+            definition_fd: () -> {name: Differences} of the definition.
+        """
+        self.judgement = judge(key, nn, None, case)
+        self.forward_judgement = judge(forward_key, nn, None, forward_case)
+        forward = question(forward_key).INFO
+        method = question(key).INFO
+        chosen, off = None, ""
+        if self.forward_judgement.passed:
+            made = _safe.call(f"{forward.method} (for the finite differences)", yours_fd)
+            if not made.ok:
+                off = made.message
+            else:
+                for name, differences in made.value.items():
+                    c = self.comparisons[name]
+                    wrong = entry_differs(differences.estimate, c.expected)
+                    if c.skip is not None:
+                        wrong &= ~c.skip  # at the kink only the convention decides
+                    if wrong is None or wrong.any():
+                        off = (f"finite differences of your {forward.method} differ from those of the "
+                               f"definition around these inputs")
+                        break
+                else:
+                    chosen = made.value
+        else:
+            off = self.forward_judgement.problems[0]
+        if chosen is None:
+            self.fd_source = "the definition"
+            self.probe_text = self.definition_text
+            chosen = definition_fd()
+            if self.forward_judgement.kind in (_safe.NOT_IMPLEMENTED, _safe.MISSING):
+                self._source_note = ("info", f"Your {forward.method} (question {forward.number}) is not ready yet, so this "
+                          f"view checks your {method.method} against the definition instead.")
+            else:
+                self._source_note = ("warn", f"Your {forward.method} (question {forward.number}) is off ({_safe.clause(off)}); "
+                          f"this view checks your backward against the definition instead.")
+        else:
+            self._source_note = ("info", f"Your {forward.method} agrees with the definition (question "
+                                 f"{forward.number}'s check), so the finite differences are those of your own forward.")
+        for name, differences in chosen.items():
+            self.comparisons[name].use(differences)
+
+    def note_comparisons(self, ok_text: str) -> None:
+        """The verdict (the check's), then one line per comparison: what the picture marks."""
+        self.note_verdict(self.judgement, ok_text)
+        if self._source_note:
+            self.note(*self._source_note)
         for comparison in self.comparisons.values():
             if comparison.yours is None:
-                if comparison.problem is not None:
-                    self.note(level_of(comparison.problem.kind), comparison.problem.message, comparison.problem.kind)
                 continue
-            if comparison.estimate is None:
-                self.note("warn", f"{comparison.name}: no finite differences to compare with "
-                          "(the forward pass they need failed, see above).")
-                continue
-            self.note("ok" if comparison.ok else "error", comparison.summary(),
-                      _safe.OK if comparison.ok else _safe.MISMATCH)
+            self.note("info", comparison.summary())
             for extra in comparison.notes:
                 self.note("warn", extra)
 
@@ -120,11 +182,12 @@ class GradientViz(Visualizer):
         else:
             lines.append("    (no finite differences: the forward pass they need failed)")
         if c.skip is not None and c.skip[index]:
+            expected = "" if c.expected is None else f" (expected {c.expected[index]:.4f})"
             lines.append("    here L has a kink (its slope jumps within ε, like ReLU at 0): finite differences "
-                         "cannot judge this entry, so it is not compared")
+                         f"cannot tell the slope, so the course's convention decides: ReLU's slope at 0 is 0{expected}")
         if c.yours is not None:
             verdict = ""
-            if c.differs is not None and not (c.skip is not None and c.skip[index]):
+            if c.differs is not None:
                 verdict = "   ✘ differs" if c.differs[index] else "   ✔ matches"
             lines.append(f"your {c.name}[{', '.join(str(i) for i in index)}] = {c.yours[index]:.4f}{verdict}")
         else:

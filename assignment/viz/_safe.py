@@ -3,15 +3,14 @@
 Every call into the student's ``mytorch`` goes through :func:`call`, which turns
 whatever happens (``NotImplementedError``, any other exception, an endless
 loop, ``exit()``) into an :class:`Outcome` holding a one-line message in the
-student's terms. The checks :func:`check_array` and :func:`check_number` turn a
-returned value into an Outcome too: ``None``, a wrong type, a wrong shape or
+student's terms. :func:`call` is ``checks.call_student`` (the one caller of student code, shared with
+the visible tests) with the visualizers' time limit. The checks :func:`check_array` and
+:func:`check_number` turn a returned value into an Outcome too: ``None``, a wrong type, a wrong shape or
 NaN entries each get their own message.
 """
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -39,53 +38,16 @@ __all__ = [
     "MISMATCH",
 ]
 
-# The kinds of outcome, from "fine" to the various ways of being wrong.
-OK = "ok"
-NOT_IMPLEMENTED = "not_implemented"
-MISSING = "missing"
-ERROR = "error"
-TIMEOUT = "timeout"
-NONE = "none"
-TYPE = "type"
-SHAPE = "shape"
-NAN = "nan"
-MISMATCH = "mismatch"
+# The kinds of outcome and the Outcome itself are the checks' (one module calls student code).
+OK, NOT_IMPLEMENTED, MISSING, ERROR, TIMEOUT = checks.OK, checks.NOT_IMPLEMENTED, checks.MISSING, checks.ERROR, \
+    checks.TIMEOUT
+NONE, TYPE, SHAPE, NAN, MISMATCH = checks.NONE, checks.TYPE, checks.SHAPE, checks.NAN, checks.MISMATCH
+Outcome = checks.Outcome
+Unusable = checks.Unusable
 
-#: Seconds one call of student code may take before it is stopped.
+#: Seconds one call of student code from a visualizer may take before it is stopped.
 TIME_LIMIT = 5.0
 
-
-@dataclass
-class Outcome:
-    """What a call of student code (or a check of its result) gave.
-
-    Fields:
-        ok: True when the value can be used.
-        value: the returned (or checked) value.
-        kind: one of the kind constants of this module.
-        message: one line for the student; empty when all is well.
-        notes: minor remarks that do not make the value unusable (e.g. a dtype change).
-    """
-
-    ok: bool
-    value: Any = None
-    kind: str = OK
-    message: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-class Unusable(Exception):
-    """Raised by the visualizers' own helpers when a student's result cannot be used;
-    its message is already written for the student."""
-
-    def __init__(self, outcome: "Outcome") -> None:
-        super().__init__(outcome.message)
-        self.outcome = outcome
-
-
-# One rule for where student code went wrong, and one time limit, shared with the tests.
-_TimeLimitExceeded = checks.TimeLimitExceeded
-_time_limit = checks.time_limit
 student_function = checks.student_function
 
 
@@ -94,50 +56,17 @@ def clause(text: str) -> str:
     return text.rstrip().rstrip(".")
 
 
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def describe_exception(label: str, error: BaseException, called=None) -> tuple[str, str]:
-    """Return (kind, message) for an exception raised by the student's ``label``.
-
-    Args:
-        called: the code object of the function that was called, if known: a
-            NotImplementedError raised deeper (Sequential.forward calling an
-            unfinished Linear.forward) then names the unfinished function.
-    """
-    if isinstance(error, Unusable):
-        return error.outcome.kind, error.outcome.message
-    where = checks.student_location(error)
-    if isinstance(error, NotImplementedError):
-        detail = _short(error)
-        # The stubs' messages end with a full stop; the sentence around them has its own.
-        extra = f" ({detail.rstrip('.')})" if detail and detail.lower() not in {"not implemented", "todo"} else ""
-        frame = checks.innermost_student_frame(error)
-        raiser = frame.code if frame is not None else None
-        if (called is not None and raiser is not None and raiser is not called
-                and not checks.not_student_file(called.co_filename)):
-            return NOT_IMPLEMENTED, f"{label} calls {student_function(error)}, which is not implemented yet{extra}."
-        return NOT_IMPLEMENTED, f"{label} is not implemented yet{extra}."
-    if isinstance(error, _TimeLimitExceeded):
-        return TIMEOUT, checks.timeout_message(label, error.seconds, where) + " It was stopped."
-    if isinstance(error, KeyboardInterrupt):
-        return ERROR, f"{label} was interrupted{where}."
-    if isinstance(error, SystemExit):
-        return ERROR, f"{label} tried to exit the Python process (SystemExit){where}."
-    hint = checks.operator_hint(error)
-    if hint:  # instead of NumPy's own broadcast error, which names no operator
-        return ERROR, f"{label}: your line {hint}{where}."
-    text = _short(error).rstrip(".")
-    return ERROR, f"{label} raised {type(error).__name__}" + (f": {text}" if text else "") + f"{where}."
+    """(kind, message) for an exception raised by the student's ``label``: the checks' wording."""
+    outcome_kind = checks.kind_of_error(error)
+    return outcome_kind, checks.student_error(error, label, called)
 
 
 _DEFAULT_LIMIT = object()
 
 
 def call(label: str, fn: Callable | None, *args: Any, time_limit: Any = _DEFAULT_LIMIT, **kwargs: Any) -> Outcome:
-    """Call ``fn(*args, **kwargs)``; never raise.
+    """``checks.call_student`` with the visualizers' time limit (``TIME_LIMIT``, read at each call).
 
     Args:
         label: how the student knows the function, e.g. ``"Linear.forward"``.
@@ -147,24 +76,8 @@ def call(label: str, fn: Callable | None, *args: Any, time_limit: Any = _DEFAULT
     Returns:
         An Outcome whose ``value`` is the return value when ``ok``.
     """
-    if fn is None or not callable(fn):
-        return Outcome(False, None, MISSING, f"{label} was not found: is it defined (and spelled so)?")
-    if time_limit is _DEFAULT_LIMIT:
-        time_limit = TIME_LIMIT
-    try:
-        with _time_limit(time_limit), np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value = fn(*args, **kwargs)
-    except (Exception, SystemExit, KeyboardInterrupt, _TimeLimitExceeded) as error:  # noqa: BLE001 - student code
-        kind, message = describe_exception(label, error, _code_of(fn))
-        return Outcome(False, None, kind, message)
-    return Outcome(True, value)
-
-
-def _code_of(fn: Any):
-    """The code object behind a function or bound method (None for other callables)."""
-    fn = getattr(fn, "__func__", fn)
-    return getattr(fn, "__code__", None)
+    seconds = TIME_LIMIT if time_limit is _DEFAULT_LIMIT else time_limit
+    return checks.call_student(label, fn, *args, seconds=seconds, **kwargs)
 
 
 def method(obj: Any, name: str) -> Callable | None:

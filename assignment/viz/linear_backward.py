@@ -1,6 +1,7 @@
 """Question 2.2 (linear_backward): the student's grad_weight, grad_bias and returned
 input gradient, each under the array it belongs to, against central finite
-differences of the student's own Linear.forward."""
+differences of the student's own Linear.forward (of the definition X W + b when that
+forward is off). The verdict is question 2.2's check on this view's case."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import ipywidgets as widgets
 import numpy as np
 
 from assignment.viz import _safe
-from assignment.viz._base import level_of, safely
+from assignment.questions import _definitions
+from assignment.questions._compare import entry_differs
+from assignment.viz._base import safely
 from assignment.viz._data import tenths
-from assignment.viz._fd import Comparison, central_differences, compare
+from assignment.viz._fd import Comparison, central_differences
 from assignment.viz._gradviz import GradientViz
+from assignment.viz._judge import build_linear, listed
 from assignment.viz._plots import Op, Panel, fixed_panel, matrix_rows, shape_title
-from assignment.viz.linear_forward import build_linear
 
 __all__ = ["LinearBackwardViz", "linear_backward"]
 
@@ -29,6 +32,7 @@ class LinearBackwardViz(GradientViz):
     heading = "Question 2.2 · Linear.backward: gradients of W, b and X from G = ∂L/∂Out"
     picture = ("Heatmaps of X, W, b and G; under them your returned gradient, grad_weight and grad_bias, and their finite-difference estimates; differing entries marked with a cross")
     probe_text = "L = sum(G ⊙ Linear.forward(X))"
+    definition_text = "L = sum(G ⊙ (X W + b)), the definition"
 
     def __init__(self, nn, *, batch_size: int = 3, in_features: int = 4, out_features: int = 2, seed: int = 0) -> None:
         super().__init__()
@@ -44,18 +48,27 @@ class LinearBackwardViz(GradientViz):
             "bias": Comparison("grad_bias", "Linear.backward → self.grad_bias", (1, o_f)),
             "input": Comparison("returned gradient", "the return value of Linear.backward", (n, i_f)),
         }
+        expected = _definitions.linear_gradients(self.x, self.weight, self.bias, self.g)
+        for name in ("weight", "bias"):
+            self.comparisons[name].expected = expected[f"grad_{name}"]
+        self.comparisons["input"].expected = expected["grad_x"]
+        self.case = {"x": listed(self.x), "weight": listed(self.weight), "bias": listed(self.bias),
+                     "grad": listed(self.g), "expected": {name: listed(value) for name, value in expected.items()}}
+        forward_case = {"x": listed(self.x), "weight": listed(self.weight), "bias": listed(self.bias),
+                        "expected": listed(_definitions.linear(self.x, self.weight, self.bias))}
         self._stored: dict = {}
-        self._run_yours(nn)
-        self._run_estimates(nn)
-        self._judge_stored()
-        self.note_comparisons()
+        self.judge_backward(nn, "linear_backward", self.case, "linear_forward", forward_case,
+                            lambda: self._differences(nn), self._definition_differences)
+        self._take_yours()
+        self.note_comparisons(f"Linear.backward passes question 2.2's check on these inputs: grad_weight {(i_f, o_f)}, "
+                              f"grad_bias {(1, o_f)} and the returned ∂L/∂X {(n, i_f)} all match.")
 
         rows = [
             [Op("forward", 1.1, 10), Panel("X", (n, i_f)), "@", Panel("W", (i_f, o_f)), "+", Panel("b", (1, o_f)),
              Op("   G = ∂L/∂Out:", 1.3, 9), Panel("G", (n, o_f))],
             [Op("your\nbackward", 1.1, 10), Panel("dX", (n, i_f)), " ", Panel("dW", (i_f, o_f)), " ",
              Panel("db", (1, o_f))],
-            [Op("finite\ndifferences", 1.1, 10), Panel("fX", (n, i_f)), " ", Panel("fW", (i_f, o_f)), " ",
+            [Op("finite diff.\n(" + ("yours" if self.fd_source == "your forward" else "definition") + ")", 1.1, 9), Panel("fX", (n, i_f)), " ", Panel("fW", (i_f, o_f)), " ",
              Panel("fb", (1, o_f))],
         ]
         self.figure, axes = matrix_rows(rows, cell=0.4, title_height=0.45, bottom=0.2)
@@ -98,78 +111,58 @@ class LinearBackwardViz(GradientViz):
             return tuple(np.shape(problem.value))
         return c.shape
 
-    def _run_yours(self, nn) -> None:
-        made = build_linear(nn, self.weight, self.bias)
-        if not made.ok:
+    def _take_yours(self) -> None:
+        """The gradients question 2.2's run reported, read by the tests' shape rule."""
+        outputs = self.judgement.outputs
+        if outputs is None:
             for c in self.comparisons.values():
-                c.problem = made
+                c.problem = _safe.Outcome(False, None, self.judgement.kind, self.judgement.problems[0])
             return
-        layer = made.value
-        forward = _safe.call("Linear.forward", _safe.method(layer, "forward"), self.x.copy())
-        if not forward.ok:
-            self.note(level_of(forward.kind),
-                      "Linear.backward needs Linear.forward to run first (it stores self.x), and it failed: "
-                      + forward.message, forward.kind)
-        result = _safe.call("Linear.backward", _safe.method(layer, "backward"), self.g.copy())
-        if not result.ok:
-            for c in self.comparisons.values():
-                c.problem = result
-            return
-        returned = _safe.check_array(result.value, "Linear.backward", self.x.shape, shape_hint="X's shape (N, in)")
+        returned = _safe.check_array(outputs["grad_x"], "Linear.backward", self.x.shape, shape_hint="X's shape (N, in)")
         self._set_yours("input", returned)
-        self._stored = {name: _safe.attribute(layer, "grad_" + name) for name in ("weight", "bias")}
-        weight_after = _safe.attribute(layer, "weight")
-        if isinstance(weight_after, np.ndarray) and weight_after.shape == self.weight.shape \
-                and not np.array_equal(weight_after, self.weight):
-            self.note("warn", "Linear.backward changed self.weight: only the optimizer's step should do that.")
-
-    def _judge_stored(self) -> None:
-        """grad_weight and grad_bias against their parameters' shapes, by the tests' rule."""
+        self._stored = {name: outputs["grad_" + name] for name in ("weight", "bias")}
         for name, parameter in (("weight", self.weight), ("bias", self.bias)):
-            if name not in self._stored:
-                continue  # backward did not run
             c = self.comparisons[name]
             stored = _safe.check_gradient(self._stored[name], f"Linear.grad_{name}", parameter.shape, name,
-                                          c.estimate, lambda got, want: not compare(got, want).any())
+                                          c.expected, lambda got, want: not entry_differs(got, want).any())
             self._set_yours(name, stored)
 
     def _set_yours(self, name: str, outcome: _safe.Outcome) -> None:
         c = self.comparisons[name]
         if outcome.ok:
             c.yours = np.asarray(outcome.value, dtype=float)
-            c.notes.extend(outcome.notes)
         else:
             c.problem = outcome
 
-    def _run_estimates(self, nn) -> None:
+    def _differences(self, nn) -> dict:
+        """Finite differences of L = sum(G * your Linear.forward(X)) (raises what the forward raises)."""
         made = build_linear(nn, self.weight, self.bias)
         if not made.ok:
-            return
+            raise _safe.Unusable(made)
         layer = made.value
         x = self.x.copy()
         forward = _safe.method(layer, "forward")
         expected = (self.x.shape[0], self.weight.shape[1])
 
         def probe() -> float:
-            out = forward(x)
-            checked = _safe.check_array(out, "Linear.forward", expected)
+            checked = _safe.check_array(forward(x), "Linear.forward", expected)
             if not checked.ok:
                 raise _safe.Unusable(checked)
             return float(np.sum(self.g * np.asarray(checked.value, dtype=float)))
 
-        def estimate_all():
-            layer.weight = self.weight.copy()
-            layer.bias = self.bias.copy()
-            return {"weight": central_differences(probe, layer.weight),
-                    "bias": central_differences(probe, layer.bias),
-                    "input": central_differences(probe, x)}
+        layer.weight = self.weight.copy()
+        layer.bias = self.bias.copy()
+        return {"weight": central_differences(probe, layer.weight), "bias": central_differences(probe, layer.bias),
+                "input": central_differences(probe, x)}
 
-        outcome = _safe.call("Linear.forward (for the finite differences)", estimate_all)
-        if not outcome.ok:
-            self.note("warn", "No finite differences: " + outcome.message)
-            return
-        for name, differences in outcome.value.items():
-            self.comparisons[name].use(differences)
+    def _definition_differences(self) -> dict:
+        """Finite differences of L = sum(G * (X W + b)), the definition."""
+        arrays = {"input": self.x.copy(), "weight": self.weight.copy(), "bias": self.bias.copy()}
+
+        def probe() -> float:
+            return float(np.sum(self.g * _definitions.linear(arrays["input"], arrays["weight"], arrays["bias"])))
+
+        return {name: central_differences(probe, array) for name, array in arrays.items()}
 
 
 def linear_backward(nn, *, batch_size: int = 3, in_features: int = 4, out_features: int = 2,

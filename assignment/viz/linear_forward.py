@@ -9,30 +9,22 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Stepper, Visualizer, guarded, safely, text_block
 from assignment.viz._data import tenths
+from assignment.viz._judge import build_linear, judge, listed
 from assignment.viz._plots import Panel, fixed_panel, fmt, matrix_rows, shape_note, shape_title
+from assignment.questions import _definitions
+from assignment.questions._compare import entry_differs
 
-__all__ = ["LinearForwardViz", "linear_forward", "build_linear"]
-
-
-def build_linear(nn, weight: np.ndarray, bias: np.ndarray) -> _safe.Outcome:
-    """The student's ``nn.Linear(in, out)`` with the given parameters (copies)."""
-    made = _safe.construct(nn, "Linear", weight.shape[0], weight.shape[1],
-                           label=f"Linear({weight.shape[0]}, {weight.shape[1]})")
-    if not made.ok:
-        return made
-    layer = made.value
-    try:
-        layer.weight = weight.copy()
-        layer.bias = bias.copy()
-    except Exception as error:  # noqa: BLE001 - a student's class may forbid it
-        kind, message = _safe.describe_exception("setting Linear.weight / Linear.bias", error)
-        return _safe.Outcome(False, None, kind, message)
-    return made
+__all__ = ["LinearForwardViz", "linear_forward", "build_linear", "panel_value"]
 
 
-def close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Entry-wise 'equal up to float32 rounding'."""
-    return np.isclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=1e-4, atol=1e-5)
+def panel_value(value, shape: tuple) -> tuple[np.ndarray | None, str | None]:
+    """What a panel of ``shape`` shows of a student's answer: (the array, None) or (None, a short note)."""
+    checked = _safe.check_array(value, "answer", shape)
+    if checked.ok or checked.kind == _safe.NAN:
+        return np.asarray(checked.value), None
+    if checked.kind == _safe.SHAPE:
+        return None, shape_note(np.shape(checked.value), shape)
+    return None, {"none": "returned None"}.get(checked.kind, "unusable result")
 
 
 class LinearForwardViz(Visualizer):
@@ -59,10 +51,10 @@ class LinearForwardViz(Visualizer):
         self.x = tenths(rng, (n, i_f))
         self.weight = tenths(rng, (i_f, o_f))
         self.bias = tenths(rng, (1, o_f))
-        self.expected = np.array(
-            [[float(np.dot(self.x[r].astype(float), self.weight[:, c].astype(float))) + float(self.bias[0, c])
-              for c in range(o_f)] for r in range(n)]
-        )
+        self.expected = _definitions.linear(self.x, self.weight, self.bias)
+        self.case = {"x": listed(self.x), "weight": listed(self.weight), "bias": listed(self.bias),
+                     "dtype": "float32", "expected": listed(self.expected)}
+        self.judgement = None
         self.output: np.ndarray | None = None
         self.differs: np.ndarray | None = None
         self.entry = (0, 0)
@@ -94,47 +86,22 @@ class LinearForwardViz(Visualizer):
         self._show(0)
 
     def _run_student(self, nn) -> None:
-        n, i_f = self.x.shape
-        o_f = self.weight.shape[1]
+        """Question 1.1's own run and check on this view's case: the verdict; the picture shows what was judged."""
+        n, o_f = self.expected.shape
         self._out_message = None
-        made = build_linear(nn, self.weight, self.bias)
-        if not made.ok:
-            self.note_outcome(made)
-            self._out_message = "no layer"
+        self.judgement = judge("linear_forward", nn, None, self.case)
+        self.note_verdict(self.judgement, f"Linear.forward passes question 1.1's check on these inputs: shape "
+                          f"{(n, o_f)}, dtype float32 kept, and all {n * o_f} entries equal x_row · w_col + b.")
+        if self.judgement.outputs is None:
+            self._out_message = "not implemented yet" if self.judgement.kind == _safe.NOT_IMPLEMENTED else "raised an error"
             return
-        result = _safe.call("Linear.forward", _safe.method(made.value, "forward"), self.x.copy())
-        if not result.ok:
-            self.note_outcome(result)
-            self._out_message = "not implemented yet" if result.kind == _safe.NOT_IMPLEMENTED else "raised an error"
-            return
-        checked = _safe.check_array(result.value, "Linear.forward", (n, o_f), shape_hint="(N, out_features)",
-                                    expected_dtype=self.x.dtype)
-        if not checked.ok:
-            self.note_outcome(checked)
-            if checked.kind == _safe.SHAPE:
-                self._out_message = shape_note(checked.value.shape, (n, o_f))
-            elif checked.kind == _safe.NAN:
-                self.output = np.asarray(checked.value, dtype=float)
-                self.differs = ~np.isfinite(self.output)
-            else:
-                self._out_message = {"none": "returned None"}.get(checked.kind, "unusable result")
-            return
-        self.output = checked.value
-        for extra in checked.notes:
-            self.note("warn", extra)
-        stored = _safe.attribute(made.value, "x")
-        if stored is None:
-            self.note("warn", "Linear.forward did not keep its input in self.x; backward will need it.")
-        self.differs = ~close(self.output, self.expected)
-        wrong = int(self.differs.sum())
-        total = self.differs.size
-        if wrong == 0:
-            self.note("ok", f"Linear.forward returned shape {(n, o_f)} and all {total} entries equal "
-                      "x_row · w_col + b.")
-        else:
-            first = tuple(int(v) for v in np.argwhere(self.differs)[0])
-            self.note("error", f"{wrong} of {total} entries of Out differ from x_row · w_col + b "
-                      f"(outlined in red and marked ✘), the first at {first}.", _safe.MISMATCH)
+        self.output, self._out_message = panel_value(self.judgement.outputs["output"], (n, o_f))
+        if self.output is not None:
+            self.differs = entry_differs(self.output, self.expected)
+            if self.differs is not None and self.differs.any() and not self.judgement.passed:
+                first = tuple(int(v) for v in np.argwhere(self.differs)[0])
+                self.note("info", f"{int(self.differs.sum())} of {self.differs.size} entries of Out differ from "
+                          f"x_row · w_col + b (outlined in red and marked ✘), the first at {first}.")
 
     @guarded
     def _show(self, position: int) -> None:
@@ -154,7 +121,7 @@ class LinearForwardViz(Visualizer):
         ]
         if self.output is not None:
             mine = float(self.output[row, col])
-            verdict = "✔ same" if bool(close(mine, self.expected[row, col])) else "✘ differs"
+            verdict = "✘ differs" if self.differs is not None and self.differs[row, col] else "✔ same"
             lines.append(f"your Linear.forward gives Out[{row}, {col}] = {mine:.4f}   {verdict}")
         else:
             lines.append("your Linear.forward gives no usable output yet (see above)")

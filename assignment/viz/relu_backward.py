@@ -1,6 +1,7 @@
 """Question 2.3 (relu_backward): the upstream gradient G, the student's
 ReLU.backward(G) and central finite differences of the student's own
-ReLU.forward, entry by entry."""
+ReLU.forward (of the definition max(x, 0) when that forward is off), entry by
+entry. The verdict is question 2.3's check on this view's case."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import ipywidgets as widgets
 import numpy as np
 
 from assignment.viz import _safe
-from assignment.viz._base import level_of, safely
+from assignment.questions import _definitions
+from assignment.viz._base import safely
 from assignment.viz._data import tenths
-from assignment.viz._fd import EPS, Comparison, central_differences
+from assignment.viz._fd import Comparison, central_differences
 from assignment.viz._gradviz import GradientViz
+from assignment.viz._judge import listed
 from assignment.viz._plots import Op, Panel, fixed_panel, matrix_rows, shape_title
 
 __all__ = ["ReluBackwardViz", "relu_backward"]
@@ -20,8 +23,8 @@ __all__ = ["ReluBackwardViz", "relu_backward"]
 class ReluBackwardViz(GradientViz):
     """ReLU.backward(G) against finite differences of L = sum(G * ReLU.forward(X)).
 
-    X holds one exact 0 (the kink, where the course takes the slope as 0):
-    finite differences cannot judge that entry, so it is shown but not compared.
+    X holds one exact 0 (the kink): finite differences cannot tell the slope there, so the
+    course's convention (slope 0) gives the expected value, as in the tests.
 
     Fields read by tests (besides those of ``GradientViz``):
         x, g: the seeded input and upstream gradient (float64).
@@ -31,6 +34,7 @@ class ReluBackwardViz(GradientViz):
     heading = "Question 2.3 · ReLU.backward: let G through where the input was positive"
     picture = ("Heatmaps of X, G, your ReLU.backward gradient and its finite-difference estimate; entries at the kink X = 0 are not judged")
     probe_text = "L = sum(G ⊙ ReLU.forward(X))"
+    definition_text = "L = sum(G ⊙ max(X, 0)), the definition"
 
     def __init__(self, nn, *, shape: tuple = (3, 4), seed: int = 0) -> None:
         super().__init__()
@@ -44,10 +48,16 @@ class ReluBackwardViz(GradientViz):
         self.g = tenths(rng, shape, avoid_zero=0.1, dtype=np.float64)
         self.symbols = {"input": "X"}
         self.comparisons = {"input": Comparison("returned gradient", "the return value of ReLU.backward", shape)}
-        self.comparisons["input"].skip = self.kink.copy()
-        self._run_yours(nn)
-        self._run_estimates(nn)
-        self.note_comparisons()
+        comparison = self.comparisons["input"]
+        comparison.skip = self.kink.copy()
+        comparison.expected = _definitions.relu_gradient(self.x, self.g)
+        self.case = {"x": listed(self.x), "grad": listed(self.g), "expected": listed(comparison.expected)}
+        forward_case = {"x": listed(self.x), "expected": listed(_definitions.relu(self.x))}
+        self.judge_backward(nn, "relu_backward", self.case, "relu_forward", forward_case,
+                            lambda: self._differences(nn), self._definition_differences)
+        self._take_yours()
+        self.note_comparisons(f"ReLU.backward passes question 2.3's check on these inputs: all {self.x.size} entries "
+                              "match, the kink at X = 0 included (slope 0 there).")
 
         self.figure, axes = matrix_rows([[
             Panel("X", shape), Op("", 0.3), Panel("G", shape), Op("⟶", 0.7), Panel("yours", shape), Op("vs", 0.6, 11),
@@ -66,8 +76,8 @@ class ReluBackwardViz(GradientViz):
         self.entry_panels = {"input": list(self.panels.values())}
         controls = self._finish(["input"])
         self.legend = widgets.HTML(
-            '<span style="color:#777">grey outline: X = 0, the kink: the slope there is a convention (0 in this '
-            'course), so finite differences cannot judge it.</span>')
+            '<span style="color:#777">grey outline: X = 0, the kink: finite differences cannot tell the slope there, '
+            'so the course\'s convention decides (slope 0: no gradient gets through where X = 0).</span>')
         self.children = [self.header, self.status, self.image, self.legend, *controls, self.arithmetic]
         self.show_messages()
         self._show(0)
@@ -78,36 +88,24 @@ class ReluBackwardViz(GradientViz):
             return tuple(np.shape(c.problem.value))
         return c.shape
 
-    def _run_yours(self, nn) -> None:
+    def _take_yours(self) -> None:
+        """The gradient question 2.3's run reported."""
         comparison = self.comparisons["input"]
-        made = _safe.construct(nn, "ReLU", label="ReLU()")
-        if not made.ok:
-            comparison.problem = made
+        outputs = self.judgement.outputs
+        if outputs is None:
+            comparison.problem = _safe.Outcome(False, None, self.judgement.kind, self.judgement.problems[0])
             return
-        layer = made.value
-        forward = _safe.call("ReLU.forward", _safe.method(layer, "forward"), self.x.copy())
-        if not forward.ok:
-            self.note(level_of(forward.kind) if forward.kind != _safe.NOT_IMPLEMENTED else "info",
-                      "ReLU.backward needs ReLU.forward to run first (it stores self.x): " + forward.message)
-        result = _safe.call("ReLU.backward", _safe.method(layer, "backward"), self.g.copy())
-        if result.ok:
-            result = _safe.check_array(result.value, "ReLU.backward", self.x.shape, shape_hint="G's shape")
+        result = _safe.check_array(outputs["grad_x"], "ReLU.backward", self.x.shape, shape_hint="G's shape")
         if result.ok:
             comparison.yours = np.asarray(result.value, dtype=float)
-            comparison.notes.extend(result.notes)
-            at_kink = comparison.yours[self.kink]
-            if at_kink.size and not np.allclose(at_kink, 0):
-                comparison.notes.append(
-                    f"At X = 0 your gradient is {at_kink[0]:.3g}; this course takes ReLU's slope at 0 as 0 "
-                    "(only positive inputs let the gradient through).")
         else:
             comparison.problem = result
 
-    def _run_estimates(self, nn) -> None:
-        comparison = self.comparisons["input"]
+    def _differences(self, nn) -> dict:
+        """Finite differences of L = sum(G * your ReLU.forward(X)) (raises what the forward raises)."""
         made = _safe.construct(nn, "ReLU", label="ReLU()")
         if not made.ok:
-            return
+            raise _safe.Unusable(made)
         forward = _safe.method(made.value, "forward")
         x = self.x.copy()
 
@@ -117,11 +115,12 @@ class ReluBackwardViz(GradientViz):
                 raise _safe.Unusable(checked)
             return float(np.sum(self.g * np.asarray(checked.value, dtype=float)))
 
-        outcome = _safe.call("ReLU.forward (for the finite differences)", central_differences, probe, x, EPS)
-        if not outcome.ok:
-            self.note("warn", "No finite differences: " + outcome.message)
-            return
-        comparison.use(outcome.value)
+        return {"input": central_differences(probe, x)}
+
+    def _definition_differences(self) -> dict:
+        """Finite differences of L = sum(G * max(X, 0)), the definition."""
+        x = self.x.copy()
+        return {"input": central_differences(lambda: float(np.sum(self.g * _definitions.relu(x))), x)}
 
 
 def relu_backward(nn, *, shape: tuple = (3, 4), seed: int = 0) -> widgets.Widget:

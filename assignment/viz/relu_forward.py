@@ -9,15 +9,13 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._base import Stepper, Visualizer, guarded, safely, text_block
 from assignment.viz._data import tenths
-from assignment.viz._plots import Op, Panel, fixed_panel, fmt, matrix_rows, shape_note, shape_title
+from assignment.viz._judge import judge, listed
+from assignment.viz._plots import Op, Panel, fixed_panel, fmt, matrix_rows, shape_title
+from assignment.viz.linear_forward import panel_value
+from assignment.questions import _definitions
+from assignment.questions._compare import entry_differs
 
 __all__ = ["ReluForwardViz", "relu_forward"]
-
-
-def _definition(x: np.ndarray) -> np.ndarray:
-    """Entry by entry: the entry itself if it is positive, else 0 (the notebook's definition)."""
-    flat = [float(v) if v > 0 else 0.0 for v in np.asarray(x, dtype=float).ravel()]
-    return np.array(flat).reshape(x.shape)
 
 
 class ReluForwardViz(Visualizer):
@@ -42,7 +40,9 @@ class ReluForwardViz(Visualizer):
         self.x = tenths(rng, shape, low=-2, high=2)
         self.x.flat[min(5, self.x.size - 1)] = 0.0  # the kink: ReLU(0) = 0
         self.mask = (self.x > 0).astype(np.float32)
-        self.expected = _definition(self.x)
+        self.expected = _definitions.relu(self.x)
+        self.case = {"x": listed(self.x), "dtype": "float32", "expected": listed(self.expected)}
+        self.judgement = None
         self.output: np.ndarray | None = None
         self.differs: np.ndarray | None = None
         self.entry = (0, 0)
@@ -72,42 +72,21 @@ class ReluForwardViz(Visualizer):
         self._show(0)
 
     def _run_student(self, nn) -> None:
-        made = _safe.construct(nn, "ReLU", label="ReLU()")
-        if not made.ok:
-            self.note_outcome(made)
-            self._out_message = "no layer"
+        """Question 1.2's own run and check on this view's case: the verdict; the picture shows what was judged."""
+        self.judgement = judge("relu_forward", nn, None, self.case)
+        self.note_verdict(self.judgement, f"ReLU.forward passes question 1.2's check on these inputs: shape "
+                          f"{self.x.shape}, dtype float32 kept, input untouched, and all {self.x.size} entries "
+                          "equal max(x, 0).")
+        if self.judgement.outputs is None:
+            self._out_message = "not implemented yet" if self.judgement.kind == _safe.NOT_IMPLEMENTED else "raised an error"
             return
-        given = self.x.copy()
-        result = _safe.call("ReLU.forward", _safe.method(made.value, "forward"), given)
-        if not result.ok:
-            self.note_outcome(result)
-            self._out_message = "not implemented yet" if result.kind == _safe.NOT_IMPLEMENTED else "raised an error"
-            return
-        checked = _safe.check_array(result.value, "ReLU.forward", self.x.shape, shape_hint="the input's shape",
-                                    expected_dtype=self.x.dtype)
-        if not checked.ok:
-            self.note_outcome(checked)
-            if checked.kind == _safe.NAN:
-                self.output = np.asarray(checked.value, dtype=float)
-                self.differs = ~np.isfinite(self.output)
-            else:
-                notes = {"none": "returned None", "shape": shape_note(np.shape(checked.value), self.x.shape)}
-                self._out_message = notes.get(checked.kind, "unusable result")
-            return
-        self.output = checked.value
-        for extra in checked.notes:
-            self.note("warn", extra)
-        if not np.array_equal(given, self.x):
-            self.note("warn", "ReLU.forward changed its input array in place: the caller's X (and self.x, "
-                      "which backward needs) lost its negative entries. Work on a new array instead.")
-        self.differs = ~np.isclose(self.output.astype(float), self.expected, rtol=1e-6, atol=1e-7)
-        wrong, total = int(self.differs.sum()), self.differs.size
-        if wrong == 0:
-            self.note("ok", f"ReLU.forward kept the shape {self.x.shape} and all {total} entries equal max(x, 0).")
-        else:
-            first = tuple(int(v) for v in np.argwhere(self.differs)[0])
-            self.note("error", f"{wrong} of {total} entries differ from max(x, 0) (outlined in red and marked ✘), "
-                      f"the first at {first}.", _safe.MISMATCH)
+        self.output, self._out_message = panel_value(self.judgement.outputs["output"], self.x.shape)
+        if self.output is not None:
+            self.differs = entry_differs(self.output, self.expected)
+            if self.differs is not None and self.differs.any():
+                first = tuple(int(v) for v in np.argwhere(self.differs)[0])
+                self.note("info", f"{int(self.differs.sum())} of {self.differs.size} entries differ from max(x, 0) "
+                          f"(outlined in red and marked ✘), the first at {first}.")
 
     @guarded
     def _show(self, position: int) -> None:

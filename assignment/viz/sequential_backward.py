@@ -1,7 +1,13 @@
 """Question 2.4 (sequential_backward): the gradient flowing back from the loss
-through every layer, each stage with its shape; the student's
-Sequential.backward(loss) checked against calling the same layers' backward one
-by one, against each layer's stored gradients, and against finite differences."""
+through every layer, each stage with its shape.
+
+The verdict is question 2.4's check on this view's case: the student's Sequential
+wired to the questions' computing stand-in layers and loss (``questions/_standins.py``,
+the tests' own), each layer's received gradient held against what the grader's code
+recomputes. A second picture runs the student's own Linear, ReLU and
+CrossEntropyLoss through their Sequential (the chain by hand, the stored gradients,
+finite differences of the whole network); its remarks are notes, not the verdict
+(the layers and the loss are judged by their own questions)."""
 
 from __future__ import annotations
 
@@ -14,10 +20,15 @@ from assignment.viz import _safe
 from assignment.viz._base import Message, Stepper, Visualizer, guarded, level_of, safely, text_block
 from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
-from assignment.viz._fd import central_differences, compare
+from assignment.viz._fd import central_differences
+from assignment.questions._compare import entry_differs as compare
 from assignment.viz._plots import HIGHLIGHT, MUTED, SECOND, Op, Panel, fixed_panel, matrix_rows, shape_note, shape_title
-from assignment.viz._standins import ProbeLoss, standin_layers
-from assignment.viz.sequential_forward import STANDINS, YOURS, layer_name, role_names, student_layers
+from assignment.questions import question
+from assignment.questions._compare import entry_differs
+from assignment.questions._standins import network
+from assignment.viz._judge import judge
+from assignment.viz.sequential_forward import (STANDIN_TEXT, STANDINS, YOURS, layer_name, role_names, standin_case,
+                                              student_layers)
 
 __all__ = ["SequentialBackwardViz", "sequential_backward"]
 
@@ -43,6 +54,9 @@ class BackwardRun:
     estimate_differs: np.ndarray | None = None
     kinks: np.ndarray | None = None  # entries of X where the loss has a kink (not compared)
     loss_label: str = ""
+    received: list = field(default_factory=list)  # stand-ins: what each layer's backward received (None: nothing)
+    received_differs: list = field(default_factory=list)  # stand-ins: where that differs from what it must receive
+    received_notes: list = field(default_factory=list)  # stand-ins: why a layer shows no received gradient
     messages: list[Message] = field(default_factory=list)
     figure: object = None
     panels: dict = field(default_factory=dict)
@@ -75,25 +89,28 @@ class SequentialBackwardViz(Visualizer):
         self.params = [(tenths(rng, (a, b), dtype=np.float64), tenths(rng, (1, b), dtype=np.float64))
                        for a, b in zip(sizes[:-1], sizes[1:])]
         self.labels = seeded_labels(rng, n, sizes[-1])
-        self.keep = min(sizes[-1], sizes[0])
-        self.g_probe = tenths(rng, (n, self.keep), avoid_zero=0.1, dtype=np.float64)
+        self.case = standin_case(sizes, self.x, seed, batch=True)
+        self.judgement = judge("sequential_backward", nn, None, self.case)
+        self.judgements = [self.judgement]
         self.arithmetic = widgets.HTML()
         self.arithmetic_text = ""
         self.stage = 0
         self.highlight: dict = {}
 
-        self.runs = {YOURS: self._run(nn, YOURS), STANDINS: self._run(nn, STANDINS)}
+        self.runs = {YOURS: self._run(nn, YOURS), STANDINS: self._run_standins()}
         yours = self.runs[YOURS]
         ready = all(g is not None for g in yours.grads) and bool(yours.grads)
         default = YOURS if ready else STANDINS
+        verdict = self._verdict_messages()
+        notes = [Message("info", "With your own layers: " + _safe.clause(m.text) + ".", _safe.OK)
+                 for m in yours.messages]
+        yours.messages = verdict + notes
+        self.runs[STANDINS].messages = verdict + self.runs[STANDINS].messages
         if not ready:
-            reason = next((_safe.clause(m.text) for m in yours.messages if m.level in ("error", "todo")),
-                          "they are not ready")
-            self.runs[STANDINS].messages.insert(0, Message(
-                "info", f"Your layers cannot run backward yet ({reason}) so the pipeline uses stand-in layers "
-                "(Double, AddOne, FirstColumns) and a probe loss to show your Sequential on its own."))
+            self.runs[STANDINS].messages.append(Message(
+                "info", "Your layers cannot run backward yet, so the picture shows the stand-in layers the tests use."))
         for run in self.runs.values():
-            self._draw(run)
+            (self._draw if run.mode == YOURS else self._draw_standins)(run)
             run.figure.draw()
         self.mode_buttons = widgets.ToggleButtons(options=[YOURS, STANDINS], value=default, description="layers:",
                                                   style={"button_width": "170px"})
@@ -105,14 +122,47 @@ class SequentialBackwardViz(Visualizer):
 
     # -- the student's code ---------------------------------------------
     def _layers(self, nn, mode: str) -> _safe.Outcome:
-        if mode == YOURS:
-            return student_layers(nn, self.params)
-        return _safe.Outcome(True, standin_layers(self.keep))
+        return student_layers(nn, self.params)
 
     def _loss(self, nn, mode: str) -> _safe.Outcome:
-        if mode == YOURS:
-            return _safe.construct(nn, "CrossEntropyLoss", label="CrossEntropyLoss()")
-        return _safe.Outcome(True, ProbeLoss(self.g_probe))
+        return _safe.construct(nn, "CrossEntropyLoss", label="CrossEntropyLoss()")
+
+    def _verdict_messages(self) -> list[Message]:
+        """Question 2.4's check on the stand-in case, in its words (the verdict of both pictures)."""
+        j = self.judgement
+        if j.passed:
+            return [Message("ok", f"Sequential.backward passes question 2.4's check on a network of "
+                            f"{len(self.case['layers'])} {STANDIN_TEXT}: loss_function.backward() once, then every "
+                            "layer's backward, last to first, each given the gradient the layer after it returned.")]
+        return [Message(level_of(kind), problem, kind) for problem, kind in zip(j.problems, j.kinds)]
+
+    def _run_standins(self) -> BackwardRun:
+        """The judged picture: what each stand-in layer must receive (the grader's) and what it received."""
+        r = BackwardRun(STANDINS)
+        net = network(self.case, rows=self.x.shape[0])
+        must = net.gradients()
+        r.names = [f"{name} stand-in" for name in self.case["layers"]]
+        r.shapes = [(net.rows, width) for width in net.sizes]
+        r.loss_label = "the stand-in loss"
+        # grads[k]: the gradient of stage k (0 = X); layer k - 1 must receive grads[k] (k >= 1).
+        r.grads = [net.backward_map(0, must[0])] + list(must)
+        r.grad_notes = [None] * len(r.grads)
+        r.received = [None] * len(must)
+        r.received_differs = [None] * len(must)
+        r.received_notes = ["nothing"] * len(must)
+        outputs = self.judgement.outputs
+        if outputs is not None:
+            for k, kept in enumerate(outputs["received"]):
+                checked = _safe.check_array(kept[0] if kept else None, "received", r.shapes[k + 1])
+                if checked.ok or checked.kind == _safe.NAN:
+                    r.received[k] = np.asarray(checked.value, dtype=float)
+                    r.received_differs[k] = entry_differs(r.received[k], must[k])
+                elif checked.kind == _safe.SHAPE:
+                    r.received_notes[k] = shape_note(np.shape(checked.value), r.shapes[k + 1])
+            calls = question("sequential_backward").shown(self.case, outputs)
+            if calls:
+                r.messages.append(Message("info", f"Your backward calls: {calls[0][1]} (expected {calls[0][2]})."))
+        return r
 
     def _run(self, nn, mode: str) -> BackwardRun:
         r = BackwardRun(mode)
@@ -124,9 +174,6 @@ class SequentialBackwardViz(Visualizer):
                 if k < len(self.sizes) - 2:
                     r.shapes.append((n, width))
             r.loss_label = "CrossEntropyLoss"
-        else:
-            r.shapes = [self.x.shape, self.x.shape, self.x.shape, (n, self.keep)]
-            r.loss_label = "probe loss sum(G ⊙ out)"
         depth = len(r.shapes) - 1
         r.grads = [None] * (depth + 1)
         r.grad_notes = ["not reached"] * (depth + 1)
@@ -182,7 +229,7 @@ class SequentialBackwardViz(Visualizer):
         return r
 
     def _loss_backward(self, loss, logits: np.ndarray, r: BackwardRun) -> np.ndarray | None:
-        name = "CrossEntropyLoss" if r.mode == YOURS else "ProbeLoss"
+        name = "CrossEntropyLoss"
         forward = _safe.call(f"{name}.forward", _safe.method(loss, "forward"), logits.copy(),
                              self.labels.copy())
         if not forward.ok and forward.kind != _safe.NOT_IMPLEMENTED:
@@ -378,6 +425,52 @@ class SequentialBackwardViz(Visualizer):
         fd.mark(r.kinks, MUTED)
         r.panels["fd"] = fd
 
+    def _draw_standins(self, r: BackwardRun) -> None:
+        """Two rows, right to left as the gradient flows: what each layer must receive (the grader's),
+        and what your Sequential.backward handed it (mismatches marked)."""
+        depth = len(r.shapes) - 1
+        top = [Op("must\nreceive", _OP, 9)]
+        bottom = [Op("your\nSequential\nhanded", _OP, 9)]
+        for k in range(1, depth + 1):
+            after = r.names[k].replace(" stand-in", "") if k < depth else ""  # layer k maps m{k+1} to m{k}
+            top += [Panel(f"m{k}", r.shapes[k]), Op(f"⟵\n{after}\n.backward", _OP, 8) if k < depth else
+                    Op("⟵ loss\n.backward()", _OP, 8)]
+            bottom += [Panel(f"y{k}", r.shapes[k]), Op("", _OP)]
+        r.figure, axes = matrix_rows([top, bottom], cell=_CELL, title_height=0.45, bottom=0.2)
+        f = r.figure
+        for k in range(1, depth + 1):
+            title = f"layer {k - 1} ({r.names[k - 1].replace(' stand-in', '')})"
+            must = fixed_panel(f, axes[f"m{k}"], r.shapes[k], shape_title(title, r.shapes[k]), fontsize=7)
+            must.set(r.grads[k])
+            r.panels[f"m{k}"] = must
+            yours = fixed_panel(f, axes[f"y{k}"], r.shapes[k], shape_title(f"to layer {k - 1}", r.shapes[k]), fontsize=7)
+            got = r.received[k - 1] if r.received else None
+            yours.set(got, message=None if got is not None else r.received_notes[k - 1])
+            yours.mark(r.received_differs[k - 1] if r.received_differs else None)
+            r.panels[f"y{k}"] = yours
+
+    def _show_standins(self, r: BackwardRun, position: int) -> str:
+        """Highlight the step ``position`` of the judged picture; return its text."""
+        depth = len(r.shapes) - 1
+        if position == 0:
+            r.panels[f"m{depth}"].outline("now", "all", color=HIGHLIGHT)
+            self.highlight = {"current": f"m{depth}"}
+            return (f"the stand-in loss's backward() gives ∂L/∂(network output), shaped {r.shapes[depth]}: "
+                    f"layer {depth - 1}, the last, must receive it.")
+        if position <= depth:
+            k = depth - position + 1
+            r.panels[f"m{k}"].outline("now", "all", color=HIGHLIGHT)
+            r.panels[f"y{k}"].outline("in", "all", color=SECOND)
+            self.highlight = {"current": f"m{k}", "input": f"y{k}"}
+            got = r.received[k - 1] if r.received else None
+            wrong = r.received_differs[k - 1] if r.received_differs else None
+            state = (f"nothing usable ({r.received_notes[k - 1]})" if got is None else
+                     "✘ a different gradient" if wrong is None or wrong.any() else "✔ the right gradient")
+            source = "the loss" if k == depth else f"layer {k}'s backward"
+            return (f"layer {k - 1} ({r.names[k - 1]}) must receive what {source} returned, shaped {r.shapes[k]} "
+                    f"(orange); your Sequential.backward handed it {state} (green).")
+        return "the verdict:\n" + (r.messages[0].text if r.messages else "")
+
     def _activate(self, r: BackwardRun) -> None:
         self.run = r
         self.figure = r.figure
@@ -397,6 +490,11 @@ class SequentialBackwardViz(Visualizer):
         self.stage = position
         for panel in r.panels.values():
             panel.clear_outlines()
+        if r.mode == STANDINS:
+            self.arithmetic_text = self._show_standins(r, position)
+            self.arithmetic.value = text_block(self.arithmetic_text)
+            self.render()
+            return
         if position == 0:
             r.panels[f"s{depth}"].outline("in", "all", color=SECOND)
             r.panels[f"g{depth}"].outline("now", "all", color=HIGHLIGHT)

@@ -1,6 +1,12 @@
 """Question 1.3 (sequential_forward): the pipeline X -> layer 1 -> ... -> output,
-each stage with its shape, and the student's Sequential.forward(X) checked
-against calling the same layers one by one."""
+each stage with its shape.
+
+The verdict is question 1.3's check on this view's case: the student's
+Sequential wired to the questions' computing stand-in layers
+(``questions/_standins.py``, the ones the tests use), whose every stage the
+grader's code recomputes. A second picture runs the student's own Linear and ReLU
+through their Sequential, for the shapes; its remarks are notes, not the verdict
+(the layers are judged by their own questions)."""
 
 from __future__ import annotations
 
@@ -13,14 +19,19 @@ from assignment.viz import _safe
 from assignment.viz._base import Message, Stepper, Visualizer, guarded, level_of, safely, text_block
 from assignment.viz._data import tenths
 from assignment.viz._plots import HIGHLIGHT, SECOND, Op, Panel, fixed_panel, matrix_rows, shape_note, shape_title
-from assignment.viz._standins import standin_layers
-from assignment.viz.linear_forward import build_linear
+from assignment.questions import question
+from assignment.questions._compare import entry_differs
+from assignment.questions._standins import network
+from assignment.viz._judge import Verdict, build_linear, judge, listed
 
 __all__ = ["SequentialForwardViz", "sequential_forward", "YOURS", "STANDINS", "layer_name", "role_names",
            "student_layers"]
 
 YOURS = "your Linear and ReLU"
 STANDINS = "stand-in layers"
+#: what the judged picture says its layers are
+STANDIN_TEXT = ("stand-in layers (as in the tests: each computes a seeded map of its own, so your Sequential "
+                "is judged on its own)")
 _CELL = 0.4
 
 
@@ -38,6 +49,28 @@ def student_layers(nn, params: list[tuple[np.ndarray, np.ndarray]]) -> _safe.Out
                 return relu
             layers.append(relu.value)
     return _safe.Outcome(True, layers)
+
+
+def standin_case(sizes: tuple, x: np.ndarray, seed: int, *, batch: bool = False) -> dict:
+    """The case of the Sequential questions that stands for the MLP ``sizes``: Linear, ReLU, ..., Linear.
+
+    Args:
+        sizes: the MLP's widths, input first.
+        x: the input (question 1.3) or, with ``batch``, only its number of rows (question 2.4).
+    """
+    names, widths = [], [int(sizes[0])]
+    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        names.append(f"Linear({a}, {b})")
+        widths.append(int(b))
+        if k < len(sizes) - 2:
+            names.append("ReLU()")
+            widths.append(int(b))
+    case = {"layers": names, "sizes": widths, "seed": int(seed)}
+    if batch:
+        case["batch"] = int(x.shape[0])
+    else:
+        case["x"] = listed(x)
+    return case
 
 
 def role_names(layers: list, mode: str) -> list[str]:
@@ -103,17 +136,22 @@ class SequentialForwardViz(Visualizer):
         self.stage = 0
         self.highlight: dict = {}
 
+        self.case = standin_case(sizes, self.x.astype(np.float64), seed)
+        self.judgement = judge("sequential_forward", nn, None, self.case)
+        self.judgements = [self.judgement]
         yours = self._run(nn, YOURS)
-        standins = self._run(nn, STANDINS)
+        standins = self._run_standins()
         self.pipelines = {YOURS: yours, STANDINS: standins}
         layers_ready = all(s is not None for s in yours.stages) and len(yours.stages) == len(yours.shapes)
         default = YOURS if layers_ready else STANDINS
+        verdict = self._verdict_messages()
+        notes = [Message("info", "With your own Linear and ReLU: " + _safe.clause(m.text) + ".", _safe.OK)
+                 for m in yours.messages]
+        yours.messages = verdict + notes
+        standins.messages = verdict + standins.messages
         if not layers_ready:
-            reason = next((_safe.clause(m.text) for m in yours.messages if m.level in ("error", "todo")),
-                          "they are not ready")
-            standins.messages.insert(0, Message(
-                "info", f"Your layers cannot run yet ({reason}) so the pipeline uses stand-in layers "
-                "(Double, AddOne, FirstColumns) to show your Sequential on its own."))
+            standins.messages.append(Message(
+                "info", "Your layers cannot run yet, so the picture shows the stand-in layers the tests use."))
         self.mode_buttons = widgets.ToggleButtons(options=[YOURS, STANDINS], value=default,
                                                   description="layers:", style={"button_width": "170px"})
         self.pipeline = self.pipelines[default]
@@ -126,10 +164,44 @@ class SequentialForwardViz(Visualizer):
         self._activate(self.pipeline)
 
     # -- running the student's code ------------------------------------
+    def _verdict_messages(self) -> list[Message]:
+        """Question 1.3's check on the stand-in case, in its words (the verdict of both pictures)."""
+        j = self.judgement
+        if j.passed:
+            return [Message("ok", f"Sequential.forward passes question 1.3's check on a network of "
+                            f"{len(self.case['layers'])} {STANDIN_TEXT}: every layer got the previous one's "
+                            "output, in order, and the last one's output was returned.")]
+        return [Message(level_of(kind), problem, kind) for problem, kind in zip(j.problems, j.kinds)]
+
+    def _run_standins(self) -> Pipeline:
+        """The judged picture: the stand-ins' stages as the grader recomputes them, and your Sequential's output."""
+        p = Pipeline(STANDINS)
+        net = network(self.case, rows=self.x.shape[0])
+        wanted = net.activations(np.asarray(self.case["x"], dtype=np.float64))
+        p.names = [f"{name} stand-in" for name in self.case["layers"]]
+        p.shapes = [tuple(stage.shape) for stage in wanted]
+        p.stages = wanted
+        p.stage_notes = [None] * len(wanted)
+        outputs = self.judgement.outputs
+        if outputs is None:
+            p.output_note = "not implemented yet" if self.judgement.kind == _safe.NOT_IMPLEMENTED else "failed"
+            return p
+        checked = _safe.check_array(outputs["output"], "Sequential.forward", p.shapes[-1])
+        if checked.ok or checked.kind == _safe.NAN:
+            p.output = np.asarray(checked.value, dtype=float)
+            p.differs = entry_differs(p.output, wanted[-1])
+        else:
+            p.output_note = (shape_note(np.shape(checked.value), p.shapes[-1]) if checked.kind == _safe.SHAPE
+                             else "returned None" if checked.kind == _safe.NONE else "unusable")
+        calls = question("sequential_forward").shown(self.case, outputs)
+        if calls:
+            p.messages.append(Message("info", f"Your forward calls: {calls[0][1]} (expected {calls[0][2]})."))
+        return p
+
     def _run(self, nn, mode: str) -> Pipeline:
         p = Pipeline(mode)
         n = self.x.shape[0]
-        if mode == YOURS:
+        if mode == YOURS:  # the only mode run here: the stand-ins' picture is the judged case's
             chain = student_layers(nn, self.params)
             again = student_layers(nn, self.params)
             p.shapes = [self.x.shape]
@@ -137,11 +209,6 @@ class SequentialForwardViz(Visualizer):
                 p.shapes.append((n, width))  # after Linear
                 if k < len(self.sizes) - 2:
                     p.shapes.append((n, width))  # after ReLU
-        else:
-            keep = min(self.sizes[-1], self.sizes[0])
-            chain = _safe.Outcome(True, standin_layers(keep))
-            again = _safe.Outcome(True, standin_layers(keep))
-            p.shapes = [self.x.shape, self.x.shape, self.x.shape, (n, keep)]
         p.stages = [self.x.astype(np.float32)]
         p.stage_notes = [None]
         if not chain.ok:
@@ -284,7 +351,7 @@ class SequentialForwardViz(Visualizer):
             p.panels[f"s{last}"].outline("in", "all", color=SECOND)
             p.panels["seq"].outline("now", "all", color=HIGHLIGHT)
             self.highlight = {"input": f"s{last}", "current": "seq"}
-            verdict = next((m.text for m in reversed(p.messages) if "Sequential" in m.text), "")
+            verdict = p.messages[0].text if p.messages else ""
             text = "your Sequential.forward(X) (orange) against the layers called one by one (green):\n" + verdict
         self.arithmetic_text = text
         self.arithmetic.value = text_block(text)

@@ -1,7 +1,11 @@
 """Question 3 (sgd_step): parameters, gradients and the parameters after the
 student's SGD.step side by side, with a learning-rate slider; and the paths
 the student's SGD takes on a two-parameter loss surface for a too small, a
-good and a too large learning rate."""
+good and a too large learning rate.
+
+The verdict is question 3's check on this view's case at the slider's learning
+rate: one step of a network Linear, ReLU, Linear (float32), so an SGD.step that
+gives the ReLU parameters, stops at the first Linear or changes the dtype shows it."""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from assignment.viz._controls import RangeSlider
 from assignment.viz._base import Visualizer, guarded, level_of, safely, text_block
 from assignment.viz._data import tenths
 from assignment.viz._plots import FastText, MatrixPanel, Op, Panel, fixed_panel, fmt, matrix_rows, shape_title
-from assignment.viz.linear_forward import build_linear
+from assignment.questions import _definitions
+from assignment.questions._compare import entry_differs
+from assignment.viz._judge import build_linear, judge, listed
 
 __all__ = ["SgdStepViz", "sgd_step", "bowl", "bowl_gradient"]
 
@@ -61,6 +67,11 @@ class SgdStepViz(Visualizer):
         self.bias = tenths(rng, (1, 2))
         self.grad_weight = tenths(rng, (3, 2), avoid_zero=0.1)
         self.grad_bias = tenths(rng, (1, 2), avoid_zero=0.1)
+        # The network's second Linear, after a ReLU: the picture shows the first one.
+        self.second = {"weight": tenths(rng, (2, 2)), "bias": tenths(rng, (1, 2)),
+                       "grad_weight": tenths(rng, (2, 2), avoid_zero=0.1), "grad_bias": tenths(rng, (1, 2), avoid_zero=0.1)}
+        self.judgement = None
+        self._reload_warning = ""
         self.new_weight = self.new_bias = None
         self.ratio_weight = self.ratio_bias = None
         self.paths: dict[str, np.ndarray] = {}
@@ -143,26 +154,29 @@ class SgdStepViz(Visualizer):
         optim_linear = _safe.attribute(self.optim, "Linear")
         nn_linear = _safe.attribute(self.nn, "Linear")
         if isinstance(optim_linear, type) and isinstance(nn_linear, type) and optim_linear is not nn_linear:
-            self.note("warn", "mytorch.optim refers to a different Linear class than the nn module given here "
-                      "(was one of them reloaded?). SGD would skip these layers: restart the kernel, or reload "
-                      "mytorch.nn and then mytorch.optim.")
+            self._reload_warning = ("mytorch.optim refers to a different Linear class than the nn module given "
+                                    "here (was one of them reloaded?). SGD would skip these layers: restart the "
+                                    "kernel, or reload mytorch.nn and then mytorch.optim.")
 
     def _optimizer(self, layer, lr: float) -> _safe.Outcome:
-        model = types.SimpleNamespace(layers=[layer])  # all the given SGD.__init__ reads is model.layers
+        # All the given SGD.__init__ reads is model.layers; a ReLU after the Linear, as in any network.
+        relu = _safe.construct(self.nn, "ReLU", label="ReLU()")
+        model = types.SimpleNamespace(layers=[layer] + ([relu.value] if relu.ok else []))
         return _safe.call(f"optim.SGD(model, lr={lr:.3g})", _safe.attribute(self.optim, "SGD"), model, lr=lr)
 
-    def _one_step(self, lr: float) -> tuple[_safe.Outcome, object]:
-        made = build_linear(self.nn, self.weight, self.bias)
-        if not made.ok:
-            return made, None
-        layer = made.value
-        layer.grad_weight = self.grad_weight.copy()
-        layer.grad_bias = self.grad_bias.copy()
-        optimizer = self._optimizer(layer, lr)
-        if not optimizer.ok:
-            return optimizer, layer
-        stepped = _safe.call("SGD.step", _safe.method(optimizer.value, "step"))
-        return stepped, layer
+    def case(self, lr: float) -> dict:
+        """Question 3's case of this view: one step of Linear(3, 2), ReLU, Linear(2, 2) with learning rate ``lr``."""
+        first = {"weight": self.weight, "bias": self.bias, "grad_weight": self.grad_weight, "grad_bias": self.grad_bias}
+        linears = (first, self.second)
+        return {
+            "layers": [{"kind": "Linear", "weight": listed(first["weight"]), "bias": listed(first["bias"])},
+                       {"kind": "ReLU"},
+                       {"kind": "Linear", "weight": listed(self.second["weight"]), "bias": listed(self.second["bias"])}],
+            "steps": [[{"grad_weight": listed(p["grad_weight"]), "grad_bias": listed(p["grad_bias"])} for p in linears]],
+            "lr": float(lr), "dtype": "float32",
+            "expected": [[{name: listed(_definitions.sgd_update(p[name], p["grad_" + name], lr))
+                           for name in ("weight", "bias")} for p in linears]],
+        }
 
     def _descend(self, lr: float) -> tuple[np.ndarray, str]:
         """The points the student's SGD visits on the bowl, from START, with learning rate lr."""
@@ -196,51 +210,43 @@ class SgdStepViz(Visualizer):
 
     # -- updating ----------------------------------------------------------
     def _update(self, lr: float, first: bool = False) -> None:
-        stepped, layer = self._one_step(lr)
-        messages = []
+        self.judgement = judge("sgd_step", self.nn, self.optim, self.case(lr))
         self.new_weight = self.new_bias = self.ratio_weight = self.ratio_bias = None
-        if not stepped.ok:
-            messages.append((level_of(stepped.kind), stepped.message, stepped.kind))
-            note = {"not_implemented": "not implemented yet"}.get(stepped.kind, "failed")
-            for name in ("nW", "rW", "nb", "rb"):
-                self.panels[name].set(None, message=note)
-                self.panels[name].mark(None)
-        else:
-            for key, old, grad, new_name, ratio_name, what in (
-                ("weight", self.weight, self.grad_weight, "nW", "rW", "W"),
-                ("bias", self.bias, self.grad_bias, "nb", "rb", "b"),
-            ):
-                checked = _safe.check_array(_safe.attribute(layer, key), f"Linear.{key} after SGD.step", old.shape,
-                                            shape_hint=f"{what}'s shape before the step", expected_dtype=old.dtype,
-                                            verb="is")
-                if not checked.ok:
-                    messages.append((level_of(checked.kind), checked.message, checked.kind))
-                    self.panels[new_name].set(None, message="unusable")
-                    self.panels[ratio_name].set(None, message="")
-                    self.panels[ratio_name].mark(None)
-                    continue
-                new = np.asarray(checked.value)
-                for extra in checked.notes:
-                    messages.append(("warn", extra, _safe.OK))
+        after = self.judgement.outputs["after"][0][0] if self.judgement.outputs is not None else None
+        for key, old, grad, new_name, ratio_name in (("weight", self.weight, self.grad_weight, "nW", "rW"),
+                                                     ("bias", self.bias, self.grad_bias, "nb", "rb")):
+            checked = _safe.check_array(after[key] if after else None, f"Linear.{key} after SGD.step", old.shape,
+                                        verb="is")
+            if not checked.ok and checked.kind != _safe.NAN:
+                note = "not implemented yet" if self.judgement.kind == _safe.NOT_IMPLEMENTED else (
+                    "failed" if after is None else "unusable")
+                self.panels[new_name].set(None, message=note)
+                self.panels[new_name].mark(None)
+                self.panels[ratio_name].set(None, message="")
+                self.panels[ratio_name].mark(None)
+                continue
+            new = np.asarray(checked.value)
+            wrong = entry_differs(new, _definitions.sgd_update(old, grad, lr))
+            with np.errstate(all="ignore"):
                 ratio = (new.astype(float) - old.astype(float)) / (-grad.astype(float))
-                wrong = ~np.isclose(ratio, lr, rtol=2e-3, atol=1e-6)
-                setattr(self, f"new_{key}", new)
-                setattr(self, f"ratio_{key}", ratio)
-                self.panels[new_name].set(new)
-                self.panels[new_name].mark(wrong)
-                self.panels[ratio_name].set(ratio)
-                self.panels[ratio_name].mark(wrong)
-                messages.append(self._verdict(key, ratio, wrong, lr))
-            for key, before in (("grad_weight", self.grad_weight), ("grad_bias", self.grad_bias)):
-                after = _safe.attribute(layer, key)
-                if isinstance(after, np.ndarray) and after.shape == before.shape and not np.array_equal(after, before):
-                    messages.append(("warn", f"SGD.step changed Linear.{key}; it should only read the gradients "
-                                     "(zero_grad resets them).", _safe.OK))
-        self.step_text = " ".join(text for _, text, _ in messages)
+            setattr(self, f"new_{key}", new)
+            setattr(self, f"ratio_{key}", ratio)
+            self.panels[new_name].set(new)
+            self.panels[new_name].mark(wrong)
+            self.panels[ratio_name].set(ratio)
+            self.panels[ratio_name].mark(wrong)
+        if self.judgement.passed:
+            self.step_text = ("every parameter of both Linear layers moved by lr × its gradient, against it; the ReLU "
+                              "was left alone and the dtype float32 kept (question 3's check passes).")
+        else:
+            self.step_text = " ".join(self.judgement.problems)
         self.step_html.value = text_block(f"lr = {lr:.3g}:  " + self.step_text, colour="#2ca02c")
-        if first:
-            for level, text, kind in messages:
-                self.note(level, text, kind)
+        self.messages, self.judgements = [], []
+        self.note_verdict(self.judgement, f"SGD.step passes question 3's check at lr = {lr:.3g} on a network "
+                          "Linear(3, 2), ReLU, Linear(2, 2): every parameter moved by lr × its gradient, against it; "
+                          "the ReLU left alone; float32 kept.")
+        if self._reload_warning:
+            self.note("warn", self._reload_warning)
         self.paths["slider"], self._path_messages["slider"] = self._descend(lr)
         self.path_lrs["slider"] = lr
         for label, line in self._lines.items():
@@ -250,30 +256,11 @@ class SgdStepViz(Visualizer):
         lines = self._paths_summary().split("\n")
         for k, text in enumerate(self._path_texts):
             text.set_text(lines[k] if k < len(lines) else "")
-        if first:
-            problems = {m for m in self._path_messages.values() if m}
-            for text in problems:
-                self.note("error" if "not implemented" not in text else "todo", "On the surface: " + text,
-                          _safe.NOT_IMPLEMENTED if "not implemented" in text else _safe.ERROR)
-            self.show_messages()
+        problems = {m for m in self._path_messages.values() if m}
+        for text in sorted(problems):
+            self.note("info", "On the surface: " + text)
+        self.show_messages()
         self.render()
-
-    @staticmethod
-    def _verdict(key: str, ratio: np.ndarray, wrong: np.ndarray, lr: float) -> tuple[str, str, str]:
-        total = wrong.size
-        if not wrong.any():
-            return "ok", f"{key}: every entry moved by lr × its gradient, against it ({total} of {total}).", _safe.OK
-        if np.allclose(ratio, -lr, rtol=2e-3):
-            return ("error", f"{key}: every entry moved along its gradient instead of against it "
-                    "(the sign of the step).", _safe.MISMATCH)
-        if np.allclose(ratio, 0, atol=1e-9):
-            return ("error", f"{key}: SGD.step did not change it. Is the new value stored back in the layer "
-                    f"(layer.{key} = ..., not a local variable)?", _safe.MISMATCH)
-        if np.allclose(ratio, 1, rtol=2e-3):
-            return "error", f"{key}: moved by the whole gradient: the learning rate is not used.", _safe.MISMATCH
-        first = tuple(int(i) for i in np.argwhere(wrong)[0])
-        return ("error", f"{key}: {int(wrong.sum())} of {total} entries did not move by lr × gradient, "
-                f"the first at {first} (outlined in red and marked ✘).", _safe.MISMATCH)
 
     def _paths_summary(self) -> str:
         lines = []

@@ -1,5 +1,7 @@
 """Question 2.1 (xeloss_backward): the student's dLoss/dLogits against central
-finite differences of the student's own CrossEntropyLoss.forward."""
+finite differences of the student's own CrossEntropyLoss.forward (of the definition,
+the mean of -log softmax(I)[target], when that forward is off or not ready). The
+verdict is question 2.1's check on this view's case."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from assignment.viz import _safe
 from assignment.viz._base import safely
 from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
+from assignment.questions import _definitions
 from assignment.viz._fd import Comparison, central_differences
 from assignment.viz._gradviz import GradientViz
+from assignment.viz._judge import listed
 from assignment.viz._plots import Op, Panel, fixed_panel, matrix_rows, shape_title
-from assignment.viz.xeloss_forward import TARGET, target_log_probs
+from assignment.viz.xeloss_forward import TARGET
 
 __all__ = ["XelossBackwardViz", "xeloss_backward"]
 
@@ -38,11 +42,18 @@ class XelossBackwardViz(GradientViz):
         self.labels = seeded_labels(rng, n, c)
         self.symbols = {"logits": "I"}
         self.comparisons = {"logits": Comparison("backward()", "CrossEntropyLoss.backward()", (n, c))}
-        self.fd_source = "your forward"
         self.probe_text = "L = your CrossEntropyLoss.forward(I, labels)"
-        self._run_yours(nn)
-        self._run_estimates(nn)
-        self.note_comparisons()
+        self.definition_text = "L = mean over rows of −log softmax(I)[target], the definition"
+        comparison = self.comparisons["logits"]
+        comparison.expected = _definitions.cross_entropy_gradient(self.logits, self.labels)
+        self.case = {"logits": listed(self.logits), "labels": self.labels.tolist(), "expected": listed(comparison.expected)}
+        forward_case = {"logits": listed(self.logits), "labels": self.labels.tolist(),
+                        "expected": _definitions.cross_entropy(self.logits, self.labels)}
+        self.judge_backward(nn, "xeloss_backward", self.case, "xeloss_forward", forward_case,
+                            lambda: self._differences(nn), self._definition_differences)
+        self._take_yours()
+        self.note_comparisons(f"CrossEntropyLoss.backward passes question 2.1's check on these logits: all {n * c} "
+                              "entries of (softmax(I) − T) / N match.")
 
         self.figure, axes = matrix_rows([[
             Panel("I", (n, c)), Op("⟶ ∂L/∂I:", 1.1, 10), Panel("yours", (n, c)), Op("vs", 0.6, 11),
@@ -71,34 +82,27 @@ class XelossBackwardViz(GradientViz):
         self.show_messages()
         self._show(0)
 
-    def _run_yours(self, nn) -> None:
+    def _take_yours(self) -> None:
+        """The gradient question 2.1's run reported."""
         comparison = self.comparisons["logits"]
-        made = _safe.construct(nn, "CrossEntropyLoss", label="CrossEntropyLoss()")
-        if not made.ok:
-            comparison.problem = made
+        outputs = self.judgement.outputs
+        if outputs is None:
+            comparison.problem = _safe.Outcome(False, None, self.judgement.kind, self.judgement.problems[0])
             return
-        loss = made.value
-        forward = _safe.call("CrossEntropyLoss.forward", _safe.method(loss, "forward"), self.logits.copy(),
-                             self.labels.copy())
-        if not forward.ok:
-            # Not this question's fault: backward may still work from what forward stored before failing.
-            self.note("info", "backward() is called after forward(logits, labels), which stores the logits; "
-                      "your forward did not finish: " + forward.message)
-        result = _safe.call("CrossEntropyLoss.backward", _safe.method(loss, "backward"))
-        if result.ok:
-            result = _safe.check_array(result.value, "CrossEntropyLoss.backward", self.logits.shape,
-                                       shape_hint="the logits' shape (N, C)")
+        result = _safe.check_array(outputs["grad"], "CrossEntropyLoss.backward", self.logits.shape,
+                                   shape_hint="the logits' shape (N, C)")
         if result.ok:
             comparison.yours = np.asarray(result.value, dtype=float)
-            comparison.notes.extend(result.notes)
         else:
             comparison.problem = result
 
-    def _run_estimates(self, nn) -> None:
-        comparison = self.comparisons["logits"]
-        logits = self.logits.copy()
+    def _differences(self, nn) -> dict:
+        """Finite differences of your CrossEntropyLoss.forward (raises what it raises)."""
         made = _safe.construct(nn, "CrossEntropyLoss", label="CrossEntropyLoss()")
-        forward = _safe.method(made.value, "forward") if made.ok else None
+        if not made.ok:
+            raise _safe.Unusable(made)
+        forward = _safe.method(made.value, "forward")
+        logits = self.logits.copy()
 
         def yours() -> float:
             checked = _safe.check_number(forward(logits.copy(), self.labels.copy()), "CrossEntropyLoss.forward",
@@ -107,26 +111,12 @@ class XelossBackwardViz(GradientViz):
                 raise _safe.Unusable(checked)
             return checked.value
 
-        outcome = _safe.call("CrossEntropyLoss.forward (for the finite differences)", central_differences, yours,
-                             logits)
-        if not outcome.ok:
-            # Fall back on the definition, built on the given nn.softmax.
-            def definition() -> float:
-                result = target_log_probs(nn, logits, self.labels)
-                if not result.ok:
-                    raise _safe.Unusable(result)
-                return float(np.mean(result.value[1]))
+        return {"logits": central_differences(yours, logits)}
 
-            fallback = _safe.call("nn.softmax (given)", central_differences, definition, logits)
-            if not fallback.ok:
-                self.note("warn", "No finite differences: " + outcome.message)
-                return
-            self.fd_source = "the definition"
-            self.probe_text = "L = mean over rows of −log softmax(I)[target]"
-            self.note("info", "The finite differences use the definition of the loss, because your forward is not "
-                      "usable yet: " + outcome.message)
-            outcome = fallback
-        comparison.use(outcome.value)
+    def _definition_differences(self) -> dict:
+        """Finite differences of the mean of −log softmax(I)[target], the definition."""
+        logits = self.logits.copy()
+        return {"logits": central_differences(lambda: _definitions.cross_entropy(logits, self.labels), logits)}
 
 
 def xeloss_backward(nn, *, batch_size: int = 3, num_classes: int = 4, seed: int = 0) -> widgets.Widget:

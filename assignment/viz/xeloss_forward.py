@@ -12,26 +12,48 @@ from assignment.viz._controls import RangeSlider
 from assignment.viz._base import Stepper, Visualizer, guarded, safely, text_block
 from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
+from assignment.viz._judge import judge, listed
 from assignment.viz._plots import HIGHLIGHT, MUTED, FastText, MatrixPanel, Op, Panel, fmt, matrix_rows, shape_title
+from assignment.questions import _definitions
+from assignment.questions._compare import matches
 
-__all__ = ["XelossForwardViz", "xeloss_forward", "target_log_probs"]
+__all__ = ["XelossForwardViz", "xeloss_forward", "target_log_probs", "large_logits", "LARGE"]
 
 TARGET = "#6a3d9a"  # purple outline: the target class of each row
 SWEEP = np.linspace(-4.0, 4.0, 33)
 
 
-def target_log_probs(nn, logits: np.ndarray, labels: np.ndarray) -> _safe.Outcome:
-    """P = nn.softmax(logits) (the given helper) and -log P[n, label_n] per row, in float64."""
-    result = _safe.call("nn.softmax (given)", _safe.attribute(nn, "softmax"), np.asarray(logits, dtype=float), axis=1)
-    if not result.ok:
-        return result
-    checked = _safe.check_array(result.value, "nn.softmax (given)", logits.shape)
-    if not checked.ok:
-        return checked
-    probs = checked.value.astype(float)
-    picked = probs[np.arange(len(labels)), labels]
-    with np.errstate(divide="ignore"):
-        return _safe.Outcome(True, (probs, -np.log(picked)))
+#: How large the probe's logits are: beyond 709, exp overflows float64; a probability of exp(-2 LARGE) is 0.
+LARGE = 800.0
+
+
+def target_log_probs(logits: np.ndarray, labels: np.ndarray) -> _safe.Outcome:
+    """P = softmax(logits) and -log P[n, label_n] per row, by the course's trusted definitions (float64)."""
+    return _safe.Outcome(True, (_definitions.softmax(logits), _definitions.target_losses(logits, labels)))
+
+
+def large_logits(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Logits a trained network can give: each row's target at -LARGE, another class at +LARGE.
+
+    softmax then gives the target a probability of exp(-2 LARGE), which is 0 in floating point,
+    and exp(LARGE) overflows: only a loss computed as a log-softmax (the logits shifted by their
+    row maximum) stays finite here.
+    """
+    n = len(labels)
+    logits = np.zeros((n, num_classes))
+    rows = np.arange(n)
+    logits[rows, labels] = -LARGE
+    logits[rows, (labels + 1) % num_classes] = LARGE
+    return logits
+
+
+def format_loss(value) -> str:
+    """A student's loss as printed beside the definition (inf and nan as such)."""
+    try:
+        number = float(np.asarray(value, dtype=np.float64).reshape(()))
+    except Exception:  # noqa: BLE001 - not one number: the check says what it is
+        return f"a {type(value).__name__}"
+    return f"{number:.4f}" if np.isfinite(number) else str(number)
 
 
 class XelossForwardViz(Visualizer):
@@ -72,10 +94,22 @@ class XelossForwardViz(Visualizer):
         self._ylim: tuple | None = None
         self._defined: _safe.Outcome | None = None
 
+        self.probe_logits = large_logits(self.labels, c)
+        self.case = {"logits": listed(self.initial_logits), "labels": self.labels.tolist(), "dtype": "float32",
+                     "expected": _definitions.cross_entropy(self.initial_logits, self.labels)}
+        self.probe_case = {"logits": listed(self.probe_logits), "labels": self.labels.tolist(),
+                           "expected": _definitions.cross_entropy(self.probe_logits, self.labels)}
+        self.judgement = judge("xeloss_forward", nn, None, self.case)
+        self.probe_judgement = judge("xeloss_forward", nn, None, self.probe_case)
+        self.note_verdict(self.judgement, f"CrossEntropyLoss.forward passes question 1.4's check on these logits: "
+                          "one number, the mean of −log p(target).")
+        if self.judgement.passed:
+            self.note_verdict(self.probe_judgement, f"With large logits (±{LARGE:g}, as a trained network can give) "
+                              "your loss stays finite and right: a log-softmax, as it should be.",
+                              prefix=f"With large logits (±{LARGE:g}, as a trained network can give): ")
+        self.probe_loss = (self.probe_judgement.outputs or {}).get("loss")
         made = _safe.construct(nn, "CrossEntropyLoss", label="CrossEntropyLoss()")
         self.loss_function = made.value if made.ok else None
-        if not made.ok:
-            self.note_outcome(made)
 
         self.figure, axes = matrix_rows(
             [[Panel("I", (n, c)), Op("softmax\n⟶", 0.95, 9), Panel("P", (n, c)), Op("−log p[target]\n⟶", 1.3, 9),
@@ -149,7 +183,7 @@ class XelossForwardViz(Visualizer):
     def _evaluate(self, first: bool = False) -> None:
         """Recompute every panel for the current logits."""
         n = len(self.labels)
-        defined = target_log_probs(self.nn, self.logits, self.labels)
+        defined = target_log_probs(self.logits, self.labels)
         self._defined = defined
         if defined.ok:
             probs, nll = defined.value
@@ -171,38 +205,29 @@ class XelossForwardViz(Visualizer):
             short = {"not_implemented": "not yet", "none": "None"}.get(outcome.kind, "error")
             self.panels["yours"].set(None, message=short)
         same = (self.loss_value is not None and self.definition_value is not None
-                and bool(np.isclose(self.loss_value, self.definition_value, rtol=1e-4, atol=1e-5)))
+                and matches(self.loss_value, self.definition_value))
         self.panels["yours"].mark(np.array([[not same]]) if self.loss_value is not None else None)
         if first:
-            if not defined.ok:
-                self.note("warn", defined.message + " (the given nn.softmax is needed to show the probabilities)")
-            if outcome.ok:
-                for extra in outcome.notes:
-                    self.note("warn", extra)
-                if same:
-                    self.note("ok", "CrossEntropyLoss.forward returned one number equal to the mean of "
-                              "−log p(target).")
-                elif self.definition_value is not None:
-                    self.note("error", self._diagnose(), _safe.MISMATCH)
-            elif self.loss_function is not None:
-                self.note_outcome(outcome)
+            if outcome.ok and not same and self.definition_value is not None and not self.judgement.passed:
+                self.note("info", self._diagnose())
             self.show_messages()
         if self.loss_value is None:
             yours = "no usable loss yet (see above)"
         else:
             yours = f"{self.loss_value:.4f}" + ("   ✔ same" if same else "   ✘ differs")
         definition = "?" if self.definition_value is None else f"{self.definition_value:.4f}"
-        self.loss_text = f"your CrossEntropyLoss.forward: {yours}    |    mean of −log p(target): {definition}"
+        probe = "no usable loss" if self.probe_loss is None else format_loss(self.probe_loss)
+        fine = self.probe_judgement.passed
+        self.loss_text = (f"your CrossEntropyLoss.forward: {yours}    |    mean of −log p(target): {definition}\n"
+                          f"large-logit probe (targets at −{LARGE:g}, another class at +{LARGE:g}): your loss = "
+                          f"{probe}, the definition gives {self.probe_case['expected']:.4f}   "
+                          + ("✔ same" if fine else "✘ differs"))
         self.loss_html.value = text_block(self.loss_text, colour="#6a3d9a")
 
     def _diagnose(self) -> str:
-        mine, defined, n = self.loss_value, self.definition_value, len(self.labels)
-        text = f"CrossEntropyLoss.forward returned {mine:.4f}; the mean of −log p(target) is {defined:.4f}."
-        if np.isclose(mine, n * defined, rtol=1e-4):
-            text += f" That is {n} × the mean: is the division by N missing?"
-        elif np.isclose(mine, -defined, rtol=1e-4):
-            text += " Only the sign differs: −log p is positive."
-        return text
+        """The two numbers behind a wrong loss (the verdict itself is the check's, above)."""
+        return (f"Your CrossEntropyLoss.forward returned {self.loss_value:.4f}; the mean of −log p(target) "
+                f"is {self.definition_value:.4f}.")
 
     def _sweep(self) -> None:
         """The student's loss (and the definition) as the selected logit runs over SWEEP."""
@@ -219,7 +244,7 @@ class XelossForwardViz(Visualizer):
                 yours.append(outcome.value if outcome.ok else np.nan)
             else:
                 yours.append(np.nan)
-            d = target_log_probs(self.nn, trial, self.labels)
+            d = target_log_probs(trial, self.labels)
             defined.append(float(np.mean(d.value[1])) if d.ok else np.nan)
         xs = SWEEP
         self.curve_x = np.array(xs)
@@ -233,7 +258,7 @@ class XelossForwardViz(Visualizer):
                 for value in (SWEEP[0], SWEEP[-1]):
                     trial = self.logits.copy()
                     trial[r, c] = value
-                    d = target_log_probs(self.nn, trial, self.labels)
+                    d = target_log_probs(trial, self.labels)
                     if d.ok:
                         ends.append(float(np.mean(d.value[1])))
             finite = np.concatenate([self.curve_yours[np.isfinite(self.curve_yours)],

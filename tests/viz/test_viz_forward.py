@@ -85,6 +85,8 @@ def test_linear_forward_flags_the_entries_that_differ():
 
     w = viz.linear_forward(with_class(Linear=Off))
     assert w.state == "mismatch"
+    assert w.status_text.startswith("Linear.forward's output differs from the expected values: 1 of 6 entries "
+                                    "differ: at (1, 0)")  # question 1.1's check, in its words
     assert "1 of 6 entries" in w.status_text and "(1, 0)" in w.status_text
     assert w.differs.tolist() == [[False, False], [True, False], [False, False]]
     rect, sign = w.panels["Out"]._marks[(1, 0)]
@@ -123,8 +125,8 @@ def test_relu_forward_warns_about_changing_the_input_in_place():
             return x
 
     w = viz.relu_forward(with_class(ReLU=InPlace))
-    assert w.state == "ok"
-    assert "in place" in w.status_text
+    assert w.state == "mismatch"  # as question 1.2's tests judge it
+    assert "ReLU.forward changed its input x in place" in w.status_text
 
 
 # -- Sequential.forward --------------------------------------------------------------------------
@@ -143,8 +145,10 @@ def test_sequential_forward_reference_matches_the_chain(ref):
     w.stepper.controls.value = 4
     assert w.highlight["current"] == "seq"
     w.mode_buttons.value = "stand-in layers"
-    assert w.pipeline.names == ["Double", "AddOne", "FirstColumns(2)"]
-    np.testing.assert_allclose(w.pipeline.output, (2 * w.x + 1)[:, :2])
+    assert w.pipeline.names == ["Linear(3, 4) stand-in", "ReLU() stand-in", "Linear(4, 2) stand-in"]
+    from assignment.questions._standins import network
+    wanted = network(w.case, rows=2).activations(np.asarray(w.case["x"]))
+    np.testing.assert_allclose(w.pipeline.output, wanted[-1])
     assert w.state == "ok"
     assert w.stage == 0
 
@@ -155,8 +159,8 @@ def test_sequential_forward_that_stops_early_is_diagnosed():
             return self.layers[0].forward(x)
 
     w = viz.sequential_forward(with_class(Sequential=Early))
-    assert w.state == "shape"
-    assert "output of layer 1" in w.status_text
+    assert w.state == "mismatch"
+    assert w.status_text.startswith("the layers' forward ran in the order [0]")
 
 
 def test_sequential_forward_with_unfinished_layers_uses_stand_ins():
@@ -169,8 +173,8 @@ def test_sequential_forward_with_unfinished_layers_uses_stand_ins():
     assert w.state == "ok", w.status_text  # the student's Sequential itself is right
     assert "stand-in" in w.status_text
     w.mode_buttons.value = "your Linear and ReLU"
-    assert w.state == "not_implemented"
-    assert "Linear.forward (layer 1) is not implemented yet" in w.status_text
+    assert w.state == "ok"  # the verdict is question 1.3's: the layers are judged by their own questions
+    assert "With your own Linear and ReLU: Linear.forward (layer 1) is not implemented yet" in w.status_text
 
 
 # -- CrossEntropyLoss.forward ------------------------------------------------------------------------
@@ -223,8 +227,23 @@ def test_xeloss_forward_without_the_mean_is_diagnosed():
 
     w = viz.xeloss_forward(with_class(CrossEntropyLoss=Summed))
     assert w.state == "mismatch"
-    assert "division by N" in w.status_text
+    assert w.status_text.startswith("the loss is 3 times too large: you summed over the batch")
     assert "✘ differs" in w.loss_text
+
+
+def test_xeloss_forward_large_logits_probe_names_the_log_softmax():
+    class LogOfSoftmax(ref_nn.CrossEntropyLoss):  # the seed's formula typed as is
+        def forward(self, logits, labels):
+            ref_nn.CrossEntropyLoss.forward(self, logits, labels)
+            picked = ref_nn.softmax(logits, axis=1)[np.arange(len(labels)), labels]
+            return float(np.mean(-np.log(picked)))
+
+    w = viz.xeloss_forward(with_class(CrossEntropyLoss=LogOfSoftmax))
+    assert w.judgements[0].passed  # right on the seeded logits, as in the visible test...
+    assert w.state == "nan" and not w.passed  # ...but not on large ones, as in a hidden test
+    assert "With large logits (±800, as a trained network can give): the loss is inf" in w.status_text
+    assert "subtract each row's maximum" in w.status_text and "log(0)" in w.status_text
+    assert "your loss = inf" in w.loss_text and "✘ differs" in w.loss_text
 
 
 def test_xeloss_forward_per_example_losses_are_a_shape_problem():
@@ -235,6 +254,6 @@ def test_xeloss_forward_per_example_losses_are_a_shape_problem():
 
     w = viz.xeloss_forward(with_class(CrossEntropyLoss=PerRow))
     assert w.state == "shape"
-    assert "shaped (3,)" in w.status_text
+    assert "you returned an array of shape (3,)" in w.status_text
     w.logit_slider.value = 1.0  # still no exception
     assert w.loss_value is None

@@ -71,12 +71,14 @@ def test_sgd_step_with_the_wrong_sign_is_diagnosed(ref):
 
     def step(self):
         for layer in self.layers:
+            if not isinstance(layer, ref_nn.Linear):
+                continue
             layer.weight = layer.weight + self.lr * layer.grad_weight
             layer.bias = layer.bias + self.lr * layer.grad_bias
 
     w = viz.sgd_step(nn, sgd_module(step))
     assert w.state == "mismatch"
-    assert "along its gradient instead of against it" in w.status_text
+    assert w.status_text.startswith("after step 1, layer 0's weight moved up the gradient (ascent)")
     np.testing.assert_allclose(w.ratio_weight, -0.1, rtol=1e-4)
 
 
@@ -85,11 +87,13 @@ def test_sgd_step_without_the_learning_rate_is_diagnosed(ref):
 
     def step(self):
         for layer in self.layers:
+            if not isinstance(layer, ref_nn.Linear):
+                continue
             layer.weight = layer.weight - layer.grad_weight
             layer.bias = layer.bias - layer.grad_bias
 
     w = viz.sgd_step(nn, sgd_module(step))
-    assert "learning rate is not used" in w.status_text
+    assert "moved by the whole gradient: multiply the gradient by the learning rate lr = 0.1" in w.status_text
 
 
 def test_sgd_step_that_changes_the_dtype_is_noted(ref):
@@ -97,11 +101,13 @@ def test_sgd_step_that_changes_the_dtype_is_noted(ref):
 
     def step(self):
         for layer in self.layers:
+            if not isinstance(layer, ref_nn.Linear):
+                continue
             layer.weight = layer.weight.astype(np.float64) - self.lr * layer.grad_weight
             layer.bias = layer.bias - self.lr * layer.grad_bias
 
     w = viz.sgd_step(nn, sgd_module(step))
-    assert "dtype float64; expected float32" in w.status_text
+    assert "has dtype float64, but the inputs were float32" in w.status_text
 
 
 def test_sgd_step_warns_when_optim_and_nn_disagree_on_linear(ref):
@@ -113,3 +119,47 @@ def test_sgd_step_warns_when_optim_and_nn_disagree_on_linear(ref):
     optim = types.SimpleNamespace(SGD=ref_optim.SGD, Linear=OtherLinear)
     w = viz.sgd_step(nn, optim)
     assert "reload" in w.status_text
+
+
+def test_sgd_step_that_loops_on_the_relu_fails(ref):
+    nn, _ = ref
+
+    def step(self):  # no isinstance: the ReLU between the Linear layers has no weight
+        for layer in self.layers:
+            layer.weight = layer.weight - self.lr * layer.grad_weight
+            layer.bias = layer.bias - self.lr * layer.grad_bias
+
+    w = viz.sgd_step(nn, sgd_module(step))
+    assert w.state == "error"
+    assert w.status_text.startswith("SGD.step raised AttributeError: 'ReLU' object has no attribute 'weight'")
+
+
+def test_sgd_step_that_gives_the_relu_parameters_fails(ref):
+    nn, _ = ref
+
+    def step(self):
+        for layer in self.layers:
+            if not hasattr(layer, "weight"):
+                layer.weight = layer.bias = None  # a ReLU with parameters
+                continue
+            layer.weight = layer.weight - self.lr * layer.grad_weight
+            layer.bias = layer.bias - self.lr * layer.grad_bias
+
+    w = viz.sgd_step(nn, sgd_module(step))
+    assert not w.passed
+    assert "SGD.step gave a ReLU layer parameters" in w.status_text
+
+
+def test_sgd_step_that_stops_at_the_first_linear_fails(ref):
+    nn, _ = ref
+
+    def step(self):
+        for layer in self.layers:
+            if isinstance(layer, ref_nn.Linear):
+                layer.weight = layer.weight - self.lr * layer.grad_weight
+                layer.bias = layer.bias - self.lr * layer.grad_bias
+                break
+
+    w = viz.sgd_step(nn, sgd_module(step))
+    assert w.state == "mismatch"
+    assert "layer 1's weight did not change" in w.status_text
