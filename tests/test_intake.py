@@ -85,6 +85,7 @@ def ada_submission(folder: Path) -> Path:
     shutil.rmtree(folder / "mytorch")
     shutil.copytree(ADA, folder / "mytorch")
     (folder / "timestamp.txt").write_text("2026-11-29 09:00:00.000000 UTC\n", encoding="utf-8")
+    (folder / "submission_secret.txt").write_text("0123456789abcdef" * 8, encoding="utf-8")  # as nbgrader submit
     return folder
 
 
@@ -267,7 +268,8 @@ def test_take_in_copies_only_regular_notebook_side_files_and_lists_the_rest(tmp_
         got = take_in(sub, destination, handout={p.name for p in RELEASE.iterdir()},
                       quiet=[".ipynb_checkpoints", "__pycache__"])
     assert snapshot(sub) == before  # the submission is evidence: read only
-    assert got.kept == ["mytorch/__init__.py", "mytorch/nn.py", "mytorch/optim.py", "timestamp.txt"]
+    assert got.kept == ["mytorch/__init__.py", "mytorch/nn.py", "mytorch/optim.py", "submission_secret.txt",
+                        "timestamp.txt"]
     assert dict(got.left_out) == {
         "lib": "is a folder", "mytorch/helper.py": "is a symbolic link, not a regular file",
         "mytorch/my-module.py": "is not a name Python can import",
@@ -333,7 +335,7 @@ def test_lone_surrogates_in_a_notebook_and_in_outputs_are_written_as_visible_esc
 
 INTAKE_CASES = [c for c in hostile_intake.CASES if c.name in {"special_files", "links_out", "surrogates",
                                                                "symlinked_nn"}]
-KEPT = {"mytorch/__init__.py", "mytorch/nn.py", "mytorch/optim.py", "timestamp.txt"}
+KEPT = {"mytorch/__init__.py", "mytorch/nn.py", "mytorch/optim.py", "submission_secret.txt", "timestamp.txt"}
 
 
 @pytest.fixture(scope="module")
@@ -394,3 +396,20 @@ def test_students_are_told_what_was_left_out(course):
     assert "notes-\\udcff.txt: is not graded" in feedback("surrogates")
     log = (course / "autograde.log").read_text(encoding="utf-8")
     assert "'kernel.sock' is a socket" in log and "'secret.txt' is a symbolic link" in log
+
+
+def test_nbgrader_files_are_carried_only_as_small_regular_files(tmp_path):
+    """release_feedback reads timestamp.txt and submission_secret.txt from feedback/: both are carried
+    into autograded/, but never through a link and never when larger than nbgrader ever writes them."""
+    ok = ada_submission(tmp_path / "ok")
+    got = take_in(ok, tmp_path / "out-ok", handout={p.name for p in RELEASE.iterdir()}, quiet=[])
+    assert {"timestamp.txt", "submission_secret.txt"} <= set(got.kept)
+    assert (tmp_path / "out-ok" / "submission_secret.txt").read_text(encoding="utf-8") == "0123456789abcdef" * 8
+    bad = ada_submission(tmp_path / "bad")
+    (bad / "submission_secret.txt").unlink()
+    (bad / "submission_secret.txt").symlink_to(ADA / "nn.py")
+    (bad / "timestamp.txt").write_text("x" * 5000, encoding="utf-8")
+    got = take_in(bad, tmp_path / "out-bad", handout={p.name for p in RELEASE.iterdir()}, quiet=[])
+    assert "submission_secret.txt" not in got.kept and "timestamp.txt" not in got.kept
+    assert set(dict(got.left_out)) >= {"submission_secret.txt", "timestamp.txt"}
+    assert not (tmp_path / "out-bad" / "submission_secret.txt").exists()

@@ -7,7 +7,8 @@ socket. ``nbgrader_config.py`` therefore tells nbgrader to copy nothing from
 ``submitted/`` (``CourseDirectory.ignore``) and the course's notebook reader
 calls ``take_in`` once per submission instead. It copies only what grading and
 feedback need: ``mytorch/*.py`` (regular files, at most ``MAX_FILE_BYTES``
-each, at most ``MAX_FILES``) and ``timestamp.txt``; the notebooks are read and
+each, at most ``MAX_FILES``) and nbgrader's own ``timestamp.txt`` and
+``submission_secret.txt`` (small regular files); the notebooks are read and
 written by nbgrader through the reader. Nothing is read through a symbolic link
 at any level, no pipe is opened, and the submission itself is only ever read:
 it is the student's evidence. Every other entry is listed, with why, in the log
@@ -31,7 +32,10 @@ PACKAGE = "mytorch"
 MAX_FILE_BYTES = 512 * 1024  # per mytorch/*.py: the reference nn.py is about 20 KiB
 MAX_FILES = 32  # mytorch/*.py files read at most
 TIMESTAMP = "timestamp.txt"  # written by nbgrader submit; release_feedback needs it in feedback/
-MAX_TIMESTAMP_BYTES = 1024
+SECRET = "submission_secret.txt"  # written by nbgrader submit; release_feedback reads it in feedback/ too
+# nbgrader's own files of a submission, carried into autograded/ (and so into feedback/), with their caps.
+NBGRADER_FILES = {TIMESTAMP: 1024, SECRET: 1024}
+MAX_TIMESTAMP_BYTES = NBGRADER_FILES[TIMESTAMP]
 MAX_LISTED = 20  # left-out entries named in the notice; the rest are counted
 
 
@@ -180,9 +184,9 @@ def _screen(submission: Path, top: int, listing: list[tuple[str, int]], intake: 
             intake.left_out += [(f"{PACKAGE}/{n}", why.removeprefix(f"{PACKAGE}/{n} "))
                                 for n, why in package.problems.items()]
             intake.left_out += [(f"{PACKAGE}/{n}", why) for n, why in package.left_out if not silent(n)]
-        elif name == TIMESTAMP:
+        elif name in NBGRADER_FILES:
             try:
-                copies[name] = read_regular(name, MAX_TIMESTAMP_BYTES, dir_fd=top)
+                copies[name] = read_regular(name, NBGRADER_FILES[name], dir_fd=top)
             except RefusedFile as why:
                 intake.left_out.append((name, str(why)))
         elif name.endswith(".ipynb") and name in handout:
