@@ -152,6 +152,29 @@ def compare_scalar(value: Any, expected: float, what: str, *, rtol: float = RTOL
     return [f"{what} is {number:.10g}, {_expected_text(expected)}"]
 
 
+def factor_problem(value: Any, expected: Any, what: str, n: int) -> str | None:
+    """A sentence when ``value`` is the expected array times a telling factor (None otherwise).
+
+    Args:
+        value: the student's answer; expected: the expected values.
+        what: how to name the answer, e.g. "self.grad_weight".
+        n: the batch size N (the usual culprit: a mean where a sum belongs, or a 1/N twice).
+    """
+    want = np.asarray(expected, dtype=np.float64)
+    if not np.any(want):
+        return None
+    factors = [(-1.0, "the expected values with the wrong sign")]
+    if n > 1:
+        factors += [(float(n), f"N = {n} times the expected values: is it summed over the batch once too often?"),
+                    (1.0 / n, f"the expected values divided by N = {n}: is there a division by N that does not "
+                              f"belong here (the incoming gradient G already holds the loss's 1/N)?")]
+    factors += [(2.0, "twice the expected values"), (0.5, "half the expected values")]
+    for factor, text in factors:
+        if matches(value, want * factor):
+            return f"{what} is {text}"
+    return None
+
+
 def entry_differs(value: Any, expected: Any) -> np.ndarray | None:
     """Entry by entry, where ``value`` differs from ``expected`` by the tests' tolerance.
 

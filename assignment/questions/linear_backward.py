@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from assignment.questions._common import Info, array, dtype_problem, unchanged
-from assignment.questions._compare import compare_arrays, matches
+from assignment.questions._common import Info, array, dtype_problem, linear_layer, unchanged
+from assignment.questions._compare import compare_arrays, factor_problem, matches
 from assignment.questions._forms import ANSWER, FLAG, conforms
 
 INFO = Info("linear_backward", "2.2", "Linear.backward", "02_backward")
@@ -13,9 +13,7 @@ INFO = Info("linear_backward", "2.2", "Linear.backward", "02_backward")
 
 def _layer(nn, case: dict):
     """A Linear layer with the case's parameters and stored input."""
-    weight, bias = array(case, "weight"), array(case, "bias")
-    layer = nn.Linear(weight.shape[0], weight.shape[1])
-    layer.weight, layer.bias = weight, bias
+    layer = linear_layer(nn, array(case, "weight"), array(case, "bias"))
     layer.x = array(case, "x")
     return layer
 
@@ -51,8 +49,11 @@ def check(case: dict, outputs: dict) -> list[str]:
     if outputs["grad_x"] is None:
         problems.append("Linear.backward returned None: it must return dLoss/dX = G W^T (a forgotten return?)")
     else:
-        problems += compare_arrays(outputs["grad_x"], expected["grad_x"], "the returned gradient of the input (dX)")
-    problems += compare_arrays(outputs["grad_weight"], expected["grad_weight"], "self.grad_weight", allow_flat=True)
+        problems += _named(compare_arrays(outputs["grad_x"], expected["grad_x"], "the returned gradient of the input (dX)"),
+                           outputs["grad_x"], expected["grad_x"], "the returned gradient of the input (dX)", n)
+    problems += _named(compare_arrays(outputs["grad_weight"], expected["grad_weight"], "self.grad_weight",
+                                      allow_flat=True), outputs["grad_weight"], expected["grad_weight"],
+                       "self.grad_weight", n)
     bias_problems = compare_arrays(outputs["grad_bias"], expected["grad_bias"], "self.grad_bias", allow_flat=True)
     if bias_problems and matches(outputs["grad_bias"], np.asarray(expected["grad_bias"]) / n):
         bias_problems = ["self.grad_bias is the mean over the batch; it should be the sum over the batch (axis 0)"]
@@ -63,6 +64,13 @@ def check(case: dict, outputs: dict) -> list[str]:
     if not outputs["grad_unchanged"]:
         problems.append("Linear.backward changed the incoming gradient in place; compute new arrays instead")
     return problems
+
+
+def _named(problems: list[str], value, expected, what: str, n: int) -> list[str]:
+    """The problems, with a telling factor named instead when the values are a multiple of the expected ones."""
+    if not problems or "differs from the expected values" not in problems[0]:
+        return problems  # None, a shape, NaN: already named
+    return [factor_problem(value, expected, what, n) or problems[0]]
 
 
 def shown(case: dict, outputs: dict) -> list[tuple[str, object, object]]:

@@ -187,6 +187,36 @@ def test_check_training_matches_the_graders_accuracy(capsys, monkeypatch):
     assert f"{training_accuracy(ref_nn, ref_optim, **case):.1%} test accuracy" in out and "Passed." in out
 
 
+def test_check_training_scores_the_trained_parameters_not_the_students_predictions(capfd, monkeypatch):
+    """A network that learns nothing but whose forward looks the test answers up would pass a check that
+    scores its predictions; the visible check scores the trained parameters, as the grader does."""
+    from assignment.data import load_digits
+
+    digits = load_digits()
+    answers = {np.asarray(row).tobytes(): int(label) for row, label in zip(digits.x_test, digits.y_test)}
+
+    class Lookup(ref_nn.Sequential):
+        def forward(self, x):
+            out = super().forward(x)
+            known = [answers.get(np.asarray(row).tobytes()) for row in x]
+            if all(label is not None for label in known):  # a test batch: answer it from memory
+                out = np.eye(out.shape[1], dtype=out.dtype)[known] * 100
+            return out
+
+    class Still(ref_optim.SGD):
+        def step(self):  # learns nothing
+            pass
+
+    import types
+
+    optim = types.SimpleNamespace(SGD=Still, Linear=ref_nn.Linear)
+    monkeypatch.setattr(checks, "_student_modules", lambda: (with_class(Sequential=Lookup), optim))
+    checks.check_training(sizes=[64, 16, 10], epochs=1, lr=0.1, batch_size=32, seed=0, min_accuracy=0.5)
+    captured = capfd.readouterr()
+    assert "FAILED" in captured.err and "least 50% is expected" in captured.err, captured
+    assert "100.0% test accuracy" not in captured.out
+
+
 def test_check_training_names_divergence_without_numpy_warnings(capfd, monkeypatch):
     class NaiveLoss(ref_nn.CrossEntropyLoss):
         def forward(self, logits, labels):  # log of a softmax that under- and overflows

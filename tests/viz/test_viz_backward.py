@@ -308,3 +308,16 @@ def test_deeper_networks_switch_between_modes_with_their_own_step_counts(ref):
         assert w.stepper.count == 7 and w.stepper.controls.value == 0  # the stand-ins stand for the same layers
         w.stepper.controls.value = 6
         assert w.arithmetic_text
+
+
+def test_linear_backward_names_a_factor_of_n_as_the_tests_do():
+    class Averaged(ref_nn.Linear):
+        def backward(self, grad):
+            out = ref_nn.Linear.backward(self, grad)
+            self.grad_weight = self.grad_weight / len(self.x)
+            return out
+
+    w = viz.linear_backward(with_class(Linear=Averaged))
+    assert w.state == "mismatch"
+    assert w.status_text.startswith("self.grad_weight is the expected values divided by N = 3: is there a division "
+                                    "by N that does not belong here")
