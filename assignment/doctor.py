@@ -438,7 +438,10 @@ def package_findings(course: Path, python: str) -> list[Finding]:
     what = f"{len(differ)} file(s) differ: {shown}" if differ else "the files are the same"
     return [Finding(FAIL, "course package", f"formgrader imports {installed} and nbgrader at the course root "
                                             f"imports {local} (versions {versions}); {what}: "
-                                            f"pip install -e {course} (formgrader then uses the course's files)")]
+                                            f"reinstall the course package from this course's commit in the instructor's "
+                                            f"environment (pip wheel --no-deps {course}, then pip install "
+                                            f"--force-reinstall the wheel; never an editable install where "
+                                            f"students can import it, see docs/deploy.md)")]
 
 
 # ---------------------------------------------------------------------------------------------
