@@ -4,9 +4,10 @@ Before: a flat 20 s per test, and a batch of n tests had n x 20 s, so one
 ``while True`` in ReLU.forward cost about 220 s of wall time for its whole
 autograde (258.7 s against 60.7 s for an honest student, measured side by
 side on this loaded 2-core machine). Now ``generate_assignment`` measures the
-reference, each test gets 20x the slowest reference test (at least 2 s) from
-its own start, the training check 4x the reference's (at least 6 s), and the
-tests after a timed-out one run at once.
+reference, each test gets 20x the slowest reference test (at least 2 s) of CPU
+time from its own start (and at most twice that of wall time), the training
+check 4x the reference's (at least 6 s), and the tests after a timed-out one
+run at once.
 """
 
 from __future__ import annotations

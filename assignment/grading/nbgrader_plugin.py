@@ -61,10 +61,10 @@ class GradeInSandbox(NbGraderPreprocessor):
                    help="The sandbox: 'bubblewrap' (user namespaces), 'landlock' (Landlock and seccomp, for "
                         "containers without user namespaces) or 'auto' (bubblewrap where it works, else "
                         "landlock). Grading refuses when the chosen one cannot run.").tag(config=True)
-    timeout = Float(20.0, help="Seconds of CPU time one test may take at most (and 3 times that of wall-clock "
+    timeout = Float(20.0, help="Seconds of CPU time one test may take at most (and 2 times that of wall-clock "
                                "time). Where the reference's own times were measured (at generate_assignment), "
                                "the limit is derived from them and may be lower.").tag(config=True)
-    training_timeout = Float(120.0, help="Seconds of CPU time the training check may take at most (3 times that "
+    training_timeout = Float(120.0, help="Seconds of CPU time the training check may take at most (2 times that "
                                          "of wall-clock time; derived from the reference's time where measured, "
                                          "like timeout).").tag(config=True)
     memory_mib = Integer(1536, help="Memory (address space) one test may use, in MiB.").tag(config=True)

@@ -33,7 +33,7 @@ FACTOR = 20.0
 MIN_TEST_SECONDS = 2.0  # an honest test takes milliseconds; this absorbs a loaded machine
 TRAINING_FACTOR = 4.0
 MIN_TRAINING_SECONDS = 6.0
-WALL_PER_CPU = 3.0
+WALL_PER_CPU = 2.0
 MEASURE_TIMEOUT = 60.0  # generous: the reference is trusted, and must not fail its own tests
 
 
