@@ -79,7 +79,7 @@ c.Autograde.exporter_class = "assignment.grading.nbgrader_plugin.SandboxCheckedE
 # (the exporter below checks when autograde starts, before --force removes autograded notebooks).
 c.GradeInSandbox.backend = "auto"
 # Ceilings: each test gets 20x the reference's slowest test (at least 2 s), the training check
-# 4x the reference's training (at least 6 s), as measured by generate_assignment; these when unmeasured.
+# 4x the reference's training (at least 4 s), as measured by generate_assignment; these when unmeasured.
 # Seconds of CPU time; wall-clock time may reach 2 times that (a loaded machine slows honest tests).
 c.GradeInSandbox.timeout = 20  # seconds per test
 c.GradeInSandbox.training_timeout = 120  # seconds for the training check

@@ -80,12 +80,17 @@ class GradeInSandbox(NbGraderPreprocessor):
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
         tests = self._trusted_tests(info["db_url"], notebook, assignment)
         submission = read_submission(submitted)
+        # nbgrader converts one notebook at a time; the whole assignment's tests are graded at the
+        # first one (sandboxes of different notebooks overlap: a loop in one question and the
+        # training check it also breaks cost one limit, not two in a row) and kept for the others.
+        everything = {**self._assignment_tests(info["db_url"], assignment), **tests}
         copy = submission_dir()  # in the grader's private 0700 folder
         try:
             write_package(submission, copy)
-            verdicts = self._grade_all(tests, submission, copy)
+            graded = self._grade_all(everything, submission, copy, _memory_for(student, assignment, submission))
         finally:
             shutil.rmtree(copy, ignore_errors=True)
+        verdicts = {grade_id: graded[grade_id] for grade_id in tests}
         self._write_verdicts(nb, verdicts)
         passed = sum(v.passed for v in verdicts.values())
         self.log.info("%s/%s/%s: %d of %d tests passed (graded in the sandbox)",
@@ -100,6 +105,15 @@ class GradeInSandbox(NbGraderPreprocessor):
             except MissingEntry:
                 return {}
 
+    def _assignment_tests(self, db_url: str, assignment: str) -> dict:
+        """grade_id -> parsed test call (or its CaseError) of every notebook of ``assignment``."""
+        with Gradebook(db_url) as gb:
+            try:
+                notebooks = gb.find_assignment(assignment).notebooks
+            except MissingEntry:
+                return {}
+            return {g: call for nb in notebooks for g, call in tests_of(gb, nb, assignment).items()}
+
     def limits(self) -> tuple[Limits, Limits]:
         """The limits of one test and of the training test: derived from the reference's measured
         times where the course has them (``timing``), never above this preprocessor's settings.
@@ -110,9 +124,9 @@ class GradeInSandbox(NbGraderPreprocessor):
         return tuple(Limits(wall_seconds=timing.WALL_PER_CPU * seconds, cpu_seconds=max(1, math.ceil(seconds)),
                             memory_bytes=memory, backend=self.backend) for seconds in (test, training))
 
-    def _grade_all(self, tests: dict, submission, package_copy: Path) -> dict[str, Verdict]:
+    def _grade_all(self, tests: dict, submission, package_copy: Path, memory: "_MemoryCache") -> dict[str, Verdict]:
         limits, training_limits = self.limits()
-        cache = VerdictCache(Path(self.cache_dir)) if self.cache_dir else None
+        cache = VerdictCache(Path(self.cache_dir)) if self.cache_dir else memory
         return grade_submission(tests, submission, package_copy, limits=limits, training_limits=training_limits,
                                 jobs=self.jobs or os.cpu_count() or 1, cache=cache, log=self.log.error)
 
@@ -133,6 +147,32 @@ class GradeInSandbox(NbGraderPreprocessor):
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") not in verdicts:
                 cell.outputs = [new_output("stream", name="stdout", text=NOT_RUN + "\n")]
                 break
+
+
+class _MemoryCache:
+    """The verdicts of the submission being graded, by fingerprint (``VerdictCache``'s interface, in memory)."""
+
+    def __init__(self) -> None:
+        self.verdicts: dict[str, Verdict] = {}
+
+    def get(self, key: str) -> Verdict | None:
+        return self.verdicts.get(key)
+
+    def put(self, key: str, verdict: Verdict) -> None:
+        self.verdicts[key] = verdict
+
+
+_memory: dict[tuple, _MemoryCache] = {}
+
+
+def _memory_for(student: str, assignment: str, submission) -> _MemoryCache:
+    """The in-memory verdicts of this submission; those of the submission graded before are dropped."""
+    key = (student, assignment, tuple(sorted(submission.files.items())), tuple(sorted(submission.problems.items())),
+           submission.missing)
+    if key not in _memory:
+        _memory.clear()
+        _memory[key] = _MemoryCache()
+    return _memory[key]
 
 
 def require_sandbox(configurable) -> str:

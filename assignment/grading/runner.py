@@ -19,6 +19,7 @@ Whatever happens, it exits without raising.
 
 import errno
 import json
+import math
 import os
 import resource
 import sys
@@ -49,7 +50,7 @@ def _cpu_used():
 def _test_cpu_limit(seconds):
     """Let the coming test use ``seconds`` of CPU time (SIGXCPU then ends the process)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    wanted = int(_cpu_used()) + 1 + int(seconds)
+    wanted = math.ceil(_cpu_used() + seconds)  # whole seconds: between ``seconds`` and one more
     resource.setrlimit(resource.RLIMIT_CPU, (min(wanted, hard), hard))
 
 
