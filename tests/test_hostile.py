@@ -43,7 +43,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]
 
 # Small limits (parallel_tools' TIMEOUT, seconds per test, and TRAINING_TIMEOUT) keep the endless loops
 # short: an honest test takes about 0.3 s, the honest training about 1 s (a few times more on a loaded machine).
-MAX_AUTOGRADE_SECONDS = 240
+# A bound that catches a run that hangs or waits out long limits, not a benchmark (bench/autograde.py is):
+# about 4 s per student on an idle 2-core machine, several times that under load.
+SECONDS_PER_STUDENT = 15
 SECRET = "instructor-secret-3f9c1b7e"  # in a course file no student may read
 ADA_NOTE = "ada-private-note-51d0c2"  # in ada's own notebook: no other student's feedback may show it
 Z = hs.scores  # full marks except the questions named
@@ -243,7 +245,8 @@ def _autograde(course: Path, setting: str, *args: str) -> subprocess.CompletedPr
     from container_sim import run_in_simulated_container
 
     argv = [sys.executable, "-m", "nbgrader", "autograde", *args, "--GradeInSandbox.backend=auto"]
-    result = run_in_simulated_container(argv, nbgrader_env(), course, timeout=MAX_AUTOGRADE_SECONDS * 2)
+    result = run_in_simulated_container(argv, nbgrader_env(), course,
+                                        timeout=SECONDS_PER_STUDENT * len(STUDENTS) * 2)
     (course / "logs").mkdir(exist_ok=True)
     (course / "logs" / "autograde.log").write_text(result.stdout + result.stderr, encoding="utf-8")
     return result
@@ -326,7 +329,7 @@ def _feedback_text(course: Path, student: str) -> str:
 def test_autograde_finishes_in_reasonable_time(graded):
     print(f"\nautograde: {graded.autograde_seconds:.1f} s for {len(STUDENTS)} students; "
           f"generate_feedback: {graded.feedback_seconds:.1f} s")
-    assert graded.autograde_seconds < MAX_AUTOGRADE_SECONDS
+    assert graded.autograde_seconds < SECONDS_PER_STUDENT * len(STUDENTS)
 
 
 def test_every_student_is_in_the_gradebook(graded):
