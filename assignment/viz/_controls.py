@@ -47,6 +47,26 @@ BUTTONS = {
 }
 
 
+# The keyboard handling of every range slider the controls draw (shared by their _esm scripts).
+_SLIDER_KEYS_JS = """
+    const KEYS = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: 5, PageDown: -5 };
+    // JupyterLab's shortcut handling cancels the arrow keys' default action on a range input,
+    // so the slider moves itself (and cancels the default, so that it never moves twice).
+    function keys(slider) {
+      slider.addEventListener("keydown", (e) => {
+        if (!(e.key in KEYS) && e.key !== "Home" && e.key !== "End") return;
+        const step = Number(slider.step) || 1, lo = Number(slider.min), hi = Number(slider.max);
+        let v = Number(slider.value) + (KEYS[e.key] || 0) * step;
+        if (e.key === "Home") v = lo;
+        if (e.key === "End") v = hi;
+        slider.value = Number(Math.min(hi, Math.max(lo, v)).toFixed(6));
+        slider.dispatchEvent(new Event("input"));
+        e.preventDefault();
+        e.stopPropagation();
+      });
+    }
+"""
+
 class Picture(anywidget.AnyWidget):
     """A PNG shown as ``<img alt=...>``.
 
@@ -96,22 +116,7 @@ class Steps(anywidget.AnyWidget):
 
     _esm = """
     const BUTTONS = %s;
-    const KEYS = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: 5, PageDown: -5 };
-    // JupyterLab's shortcut handling cancels the arrow keys' default action on a range input,
-    // so the slider moves itself (and cancels the default, so that it never moves twice).
-    function keys(slider) {
-      slider.addEventListener("keydown", (e) => {
-        if (!(e.key in KEYS) && e.key !== "Home" && e.key !== "End") return;
-        const step = Number(slider.step) || 1, lo = Number(slider.min), hi = Number(slider.max);
-        let v = Number(slider.value) + (KEYS[e.key] || 0) * step;
-        if (e.key === "Home") v = lo;
-        if (e.key === "End") v = hi;
-        slider.value = Number(Math.min(hi, Math.max(lo, v)).toFixed(6));
-        slider.dispatchEvent(new Event("input"));
-        e.preventDefault();
-        e.stopPropagation();
-      });
-    }
+    %s
     function render({ model, el }) {
       const row = document.createElement("div");
       row.className = "mt-row";
@@ -173,7 +178,7 @@ class Steps(anywidget.AnyWidget):
       return () => { if (timer !== null) clearInterval(timer); };
     }
     export default { render };
-    """ % str({name: list(texts) for name, texts in BUTTONS.items()}).replace("'", '"')
+    """ % (str({name: list(texts) for name, texts in BUTTONS.items()}).replace("'", '"'), _SLIDER_KEYS_JS)
     _css = _STYLE
     value = traitlets.Int(0).tag(sync=True)
     count = traitlets.Int(1).tag(sync=True)
@@ -236,23 +241,7 @@ class RangeSlider(anywidget.AnyWidget):
             "1f": one decimal, "d": whole number).
     """
 
-    _esm = """
-    const KEYS = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: 5, PageDown: -5 };
-    // JupyterLab's shortcut handling cancels the arrow keys' default action on a range input,
-    // so the slider moves itself (and cancels the default, so that it never moves twice).
-    function keys(slider) {
-      slider.addEventListener("keydown", (e) => {
-        if (!(e.key in KEYS) && e.key !== "Home" && e.key !== "End") return;
-        const step = Number(slider.step) || 1, lo = Number(slider.min), hi = Number(slider.max);
-        let v = Number(slider.value) + (KEYS[e.key] || 0) * step;
-        if (e.key === "Home") v = lo;
-        if (e.key === "End") v = hi;
-        slider.value = Number(Math.min(hi, Math.max(lo, v)).toFixed(6));
-        slider.dispatchEvent(new Event("input"));
-        e.preventDefault();
-        e.stopPropagation();
-      });
-    }
+    _esm = _SLIDER_KEYS_JS + """
     function render({ model, el }) {
       const row = document.createElement("div");
       row.className = "mt-row";
