@@ -334,7 +334,17 @@ def _follow(process: subprocess.Popen, channel: int, count: int, limits: Limits)
 def _timeout_message(run: Run, limits: Limits) -> str:
     if not run.ready:
         return f"the sandbox did not start within {STARTUP_SECONDS:g} s"
-    return f"the test did not finish within {limits.wall_seconds:g} s (an endless loop?)"
+    return time_limit_message(limits)
+
+
+def time_limit_message(limits: Limits) -> str:
+    """What a student reads when a test hit either of its time limits.
+
+    Which limit fires first (CPU time, or the clock on a busy machine) is the host's business, not
+    the student's: both read the same, so a verdict never depends on how loaded the grader was.
+    """
+    return (f"the test did not finish within its time limit ({limits.cpu_seconds:g} s of CPU time, "
+            f"{limits.wall_seconds:g} s in all): an endless loop?")
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -371,8 +381,7 @@ def _why_stopped(returncode: int | None, limits: Limits) -> str:
     if number is not None:
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
         if name == "SIGXCPU":
-            return (f"the test did not finish within its time: it used more than {limits.cpu_seconds} s "
-                    "of CPU time (an endless loop?)")
+            return time_limit_message(limits)
         if name == "SIGXFSZ":
             return "the test wrote too much output (printing in a loop?)"
         return f"the grading process was killed by {name} (memory exhausted or a crash)"
