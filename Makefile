@@ -41,7 +41,7 @@ system-deps:
 	fi
 
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 train: $(STAMP)
 	$(BIN)/python -m assignment train
