@@ -318,30 +318,45 @@ def exchange_findings(config: Config, course_id: str) -> list[Finding]:
         findings.append(Finding(OK, "exchange", f"{course_folder} does not exist yet "
                                                 "(nbgrader release_assignment creates it)"))
         return findings
-    inbound = course_folder / "inbound"
-    if inbound.is_dir():
-        inbound_mode = inbound.stat().st_mode
-        if inbound_mode & stat.S_IROTH:
-            findings.append(Finding(FAIL, "exchange", f"{inbound} is readable by every user "
-                                                      f"(mode {_mode(inbound_mode)}): students can list and copy "
-                                                      f"each other's submissions: chmod o-r {inbound}"))
-        elif inbound_mode & (stat.S_IWOTH | stat.S_IXOTH) != stat.S_IWOTH | stat.S_IXOTH:
-            findings.append(Finding(FAIL, "exchange", f"{inbound} does not let students submit "
-                                                      f"(mode {_mode(inbound_mode)}): chmod o+wx {inbound}"))
-        else:
-            findings.append(Finding(OK, "exchange", f"{inbound} (mode {_mode(inbound_mode)}): students can "
-                                                    "submit but not list each other's submissions"))
-    outbound = course_folder / "outbound"
-    if outbound.is_dir():
-        outbound_mode = outbound.stat().st_mode
-        if outbound_mode & stat.S_IWOTH:
-            findings.append(Finding(FAIL, "exchange", f"{outbound} is writable by every user "
-                                                      f"(mode {_mode(outbound_mode)}): a student can replace "
-                                                      f"the released assignment: chmod o-w {outbound}"))
-        elif outbound_mode & (stat.S_IROTH | stat.S_IXOTH) != stat.S_IROTH | stat.S_IXOTH:
-            findings.append(Finding(WARN, "exchange", f"{outbound} (mode {_mode(outbound_mode)}) does not let "
-                                                      f"students fetch: chmod o+rx {outbound}"))
+    findings += _exchange_folder(
+        course_folder / "inbound", forbidden=stat.S_IROTH,
+        forbidden_says="is readable by every user ({mode}): students can list and copy each other's "
+                       "submissions: chmod o-r {path}",
+        needed=stat.S_IWOTH | stat.S_IXOTH, missing=FAIL,
+        missing_says="does not let students submit ({mode}): chmod o+wx {path}",
+        right_says="({mode}): students can submit but not list each other's submissions")
+    findings += _exchange_folder(
+        course_folder / "outbound", forbidden=stat.S_IWOTH,
+        forbidden_says="is writable by every user ({mode}): a student can replace the released "
+                       "assignment: chmod o-w {path}",
+        needed=stat.S_IROTH | stat.S_IXOTH, missing=WARN,
+        missing_says="({mode}) does not let students fetch: chmod o+rx {path}")
     return findings
+
+
+def _exchange_folder(path: Path, *, forbidden: int, forbidden_says: str, needed: int, missing: str,
+                     missing_says: str, right_says: str | None = None) -> list[Finding]:
+    """One of the exchange's per-course folders, held to the bits others must not and must have.
+
+    Args:
+        path: ``<exchange>/<course>/inbound`` or ``outbound``; nothing is said if it is absent.
+        forbidden: permission bits for other users that must be clear (a FAIL otherwise).
+        needed: bits for other users that must be set (``missing`` otherwise: FAIL or WARN).
+        forbidden_says, missing_says, right_says: the line's text after the path, with ``{mode}``
+            and ``{path}`` filled in; no line when right and ``right_says`` is None.
+
+    Returns:
+        The findings (none, or one).
+    """
+    if not path.is_dir():
+        return []
+    mode = path.stat().st_mode
+    words = {"mode": f"mode {_mode(mode)}", "path": path}
+    if mode & forbidden:
+        return [Finding(FAIL, "exchange", f"{path} " + forbidden_says.format(**words))]
+    if mode & needed != needed:
+        return [Finding(missing, "exchange", f"{path} " + missing_says.format(**words))]
+    return [] if right_says is None else [Finding(OK, "exchange", f"{path} " + right_says.format(**words))]
 
 
 # ---------------------------------------------------------------------------------------------
