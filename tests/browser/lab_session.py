@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import subprocess
-import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from assignment import student_lab
+from tests.servers import free_port, wait_until_serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -48,17 +41,7 @@ def jupyterlab(workdir: Path, release: Path) -> Iterator[tuple[str, str]]:
         cwd=root, env=student_lab.lab_environment(workdir), stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"JupyterLab did not start: {(workdir / 'jupyterlab.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+        wait_until_serving(f"{base}/api/status?token={token}", process, workdir / "jupyterlab.log", "JupyterLab")
         yield base, token
     finally:
         process.terminate()

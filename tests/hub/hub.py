@@ -9,23 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from tests.servers import free_port, wait_until_serving
+
 ROOT = Path(__file__).resolve().parents[2]
 JUPYTERHUB = ROOT / ".venv" / "bin" / "jupyterhub"
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(state: Path, users: list[str], student_env: Path, proxy: Path,
@@ -91,17 +83,7 @@ def running_hub(state: Path, config: Path, port: int) -> Iterator[str]:
         start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/hub/api/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"JupyterHub did not start:\n{(state / 'jupyterhub.log').read_text()[-4000:]}")
-            time.sleep(0.5)
+        wait_until_serving(f"{url}/hub/api/", process, state / "jupyterhub.log", "JupyterHub")
         yield url
     finally:
         _stop(process, state)
