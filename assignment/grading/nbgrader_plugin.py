@@ -24,6 +24,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Enum, Float, Integer, Unicode
 
 from assignment.grading import timing
+from assignment.grading.graded_code import question_of_test, settle_comment_cells, show_graded_code
 from assignment.grading.cases import CaseError, parse_test_call
 from assignment.grading.policy import read_submission, write_package
 from assignment.grading.reader import TolerantNotebookExporter
@@ -91,7 +92,8 @@ class GradeInSandbox(NbGraderPreprocessor):
         finally:
             shutil.rmtree(copy, ignore_errors=True)
         verdicts = {grade_id: graded[grade_id] for grade_id in tests}
-        self._write_verdicts(nb, verdicts)
+        self._write_verdicts(nb, verdicts, submission)
+        settle_comment_cells(info["db_url"], notebook, assignment, student)
         passed = sum(v.passed for v in verdicts.values())
         self.log.info("%s/%s/%s: %d of %d tests passed (graded in the sandbox)",
                       student, assignment, notebook, passed, len(verdicts))
@@ -131,7 +133,17 @@ class GradeInSandbox(NbGraderPreprocessor):
                                 jobs=self.jobs or os.cpu_count() or 1, cache=cache, log=self.log.error)
 
     @staticmethod
-    def _write_verdicts(nb, verdicts: dict[str, Verdict]) -> None:
+    def _write_verdicts(nb, verdicts: dict[str, Verdict], submission=None) -> None:
+        """Write each test cell's verdict, each question's graded code, and why the other cells are empty.
+
+        Args:
+            nb: the notebook being autograded (changed in place).
+            verdicts: grade_id -> verdict of this notebook's test cells (from the gradebook's tests).
+            submission: the ``policy.Submission`` graded; its methods fill the graded-code cells
+                (``graded_code``). None: those cells stay empty.
+        """
+        keys = {question_of_test(grade_id) for grade_id in verdicts} - {None}
+        shown = show_graded_code(nb, submission, keys) if submission is not None else {}
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
@@ -141,10 +153,13 @@ class GradeInSandbox(NbGraderPreprocessor):
                 verdict = verdicts[grade_id]
                 name = "stdout" if verdict.passed else "stderr"
                 cell.outputs = [new_output("stream", name=name, text=verdict.text())]
+            elif grade_id in shown:
+                cell.outputs = [shown[grade_id]]
             else:
                 cell.outputs = []
         for cell in nb.cells:  # say why the other cells are empty, once, on the first ungraded code cell
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") not in verdicts:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.cell_type == "code" and grade_id not in verdicts and grade_id not in shown:
                 cell.outputs = [new_output("stream", name="stdout", text=NOT_RUN + "\n")]
                 break
 
