@@ -76,14 +76,15 @@ def reconciled(nb, db_url: str, notebook: str, assignment: str) -> tuple[object,
         order = [cell.name for cell in source_nb.source_cells]
         points = {cell.name: float(cell.max_score) for cell in source_nb.grade_cells}
         solutions = {cell.name for cell in source_nb.solution_cells}
-        tasks = {cell.name for cell in source_nb.task_cells}
+        # task cells (the comment boxes) carry points too, as nbgrader's own task cells do
+        tasks = {cell.name: float(cell.max_score) for cell in source_nb.task_cells}
 
         def truth(name: str) -> dict:
             meta = {"schema_version": SCHEMA_VERSION, "grade_id": name, "grade": name in points,
                     "solution": name in solutions, "locked": bool(sources[name].locked), "task": name in tasks,
                     "cell_type": sources[name].cell_type, "checksum": sources[name].checksum}
-            if name in points:
-                meta["points"] = points[name]
+            if name in points or name in tasks:
+                meta["points"] = points[name] if name in points else tasks[name]
             return meta
 
         def comparable(meta) -> dict:
