@@ -1,7 +1,8 @@
 """The checks students run in the notebooks: ``run_test(key, number, **case)`` and
 ``check_training(**case)``, and how the course words what student code did wrong.
 
-A test cell calls ``run_test`` with one test case of one question. It runs
+A test cell calls ``run_test`` with one test case of one question (``check_training``
+is the training check's one test, ``run_test("training_accuracy", 1, ...)``). It runs
 the student's current ``mytorch`` (as imported in the notebook's kernel),
 prints the answer beside the expected one, and either says the test passed
 or writes every problem, named in a student's terms, to standard error.
@@ -14,9 +15,10 @@ stops student code that runs past a time limit (an endless loop): the cell
 fails with a message and the next cell runs.
 
 The wording helpers here (where in the student's code an error happened, the
-time limit, the training diagnoses) are shared by the visualizers
-(``assignment.viz``) and by the grading sandbox (``grading/runner.py`` imports
-``student_error``), so this module imports nothing but NumPy and the questions.
+time limit; the training diagnoses, from the training check's question module) are
+shared by the visualizers (``assignment.viz``) and by the grading sandbox
+(``grading/runner.py`` imports ``student_error``), so this module imports nothing
+but NumPy and the questions.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from assignment.questions import question
+from assignment.questions import TRAINING_KEY, question
 from assignment.questions._compare import revealing
+from assignment.questions.training_accuracy import chance_level, divergence
 
 __all__ = [
     "run_test",
@@ -47,6 +50,7 @@ __all__ = [
     "call_student",
     "TEST_TIME_LIMIT",
     "TRAINING_TIME_LIMIT",
+    "time_limit_of",
     "TimeLimitExceeded",
     "time_limit",
     "timeout_message",
@@ -63,6 +67,14 @@ __all__ = [
 TEST_TIME_LIMIT = 10.0
 #: Seconds the training check may run before it is stopped (the grader allows 120 s too).
 TRAINING_TIME_LIMIT = 120.0
+
+
+def time_limit_of(allowance: str) -> float:
+    """The seconds a visible test of that time allowance (``questions._common.ALLOWANCES``) may run.
+
+    Read when a test starts, so that a notebook (or a test) may change the two limits above.
+    """
+    return {"test": TEST_TIME_LIMIT, "training": TRAINING_TIME_LIMIT}[allowance]
 
 # ---------------------------------------------------------------------------
 # Where in the student's code: the innermost frame of a region the student wrote.
@@ -438,37 +450,6 @@ def call_student(label: str, fn: Any, *args: Any, seconds: float | None = TEST_T
 
 
 # ---------------------------------------------------------------------------
-# Training diagnoses (the training check and the dashboard word them the same way).
-# ---------------------------------------------------------------------------
-
-
-def divergence(loss: float, epoch: int, step: int | None = None) -> str:
-    """'the loss became inf at epoch 3, step 5: the learning rate may be too large, ...'.
-
-    Args:
-        loss: the first loss that was not a finite number.
-        epoch: its epoch (from 1); step: its mini-batch step within the epoch (from 1), if known.
-    """
-    at = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
-    return (f"the loss became {float(loss)} at {at}: the learning rate may be too large, or a gradient may be wrong "
-            "(a loss computed as log(softmax) can also overflow; the given softmax keeps it finite)")
-
-
-def chance_level(accuracy: float, num_classes: int = 10) -> str | None:
-    """A diagnosis when ``accuracy`` is no better than guessing (None when it is).
-
-    Below two guesses' worth (20 % for 10 classes) the network has learned next to
-    nothing, whatever the learning rate: the usual causes are named.
-    """
-    if not accuracy == accuracy or accuracy >= 2.0 / num_classes:
-        return None
-    return (f"a test accuracy of {accuracy:.1%} is chance level (1 in {num_classes} is {1 / num_classes:.0%}): "
-            "the network did not learn. Likely causes: SGD.step does not move the parameters, or moves them "
-            "up the gradient (+ instead of -); a backward stores zero or wrong gradients; Sequential.backward "
-            "skips layers or walks them first to last; or the learning rate is far too small")
-
-
-# ---------------------------------------------------------------------------
 # The checks.
 # ---------------------------------------------------------------------------
 
@@ -536,15 +517,16 @@ def run_test(key: str, number: int, **case: Any) -> None:
 
     A pass is printed on stdout, a failure on stderr (see above); nothing is
     returned, so the cell shows no Out[] value for nbgrader to read as a score.
-    Student code is stopped after ``TEST_TIME_LIMIT`` seconds.
+    Student code is stopped after ``time_limit_of(allowance)`` seconds (the question's
+    time allowance: ``TEST_TIME_LIMIT``, or ``TRAINING_TIME_LIMIT`` for the training check).
     """
     q = question(key)
-    title = f"Test {number} of question {q.INFO.number} ({q.INFO.method})"
+    title = q.INFO.title(number)
     try:
         nn, optim = _student_modules()
     except BaseException as error:  # a syntax error in the student's file must read clearly
         return _fail(f"{title} failed: mytorch cannot be imported: {type(error).__name__}: {error}")
-    ran = call_student(q.INFO.method, q.run, nn, optim, case, seconds=TEST_TIME_LIMIT)
+    ran = call_student(q.INFO.method, q.run, nn, optim, case, seconds=time_limit_of(q.INFO.allowance))
     if not ran.ok:  # SystemExit too: a test must report, not end the notebook
         return _fail(f"{title} failed: {ran.message}")
     outputs = ran.value
@@ -560,77 +542,14 @@ def run_test(key: str, number: int, **case: Any) -> None:
     sys.stdout.flush()
 
 
-@dataclass
-class _Watch:
-    """What the training check saw of the losses."""
-
-    first_bad: tuple[float, int, int] | None = None  # (loss, epoch, step) of the first non-finite loss
-
-    def on_batch(self, epoch: int, batch: int, loss: Any) -> None:
-        try:
-            value = float(loss)
-        except (TypeError, ValueError):
-            return  # not a number at all: the accuracy will tell
-        if self.first_bad is None and not np.isfinite(value):
-            self.first_bad = (value, epoch, batch + 1)
-
-
-def _trained_accuracy(nn: ModuleType, optim: ModuleType, watch: _Watch, case: dict) -> float:
-    """The accuracy the grader gives this case, watching every loss on the way.
-
-    Scored as at grading (``assignment.training_check``): the trained parameters of the
-    Linear layers, taken from the layers built here, are checked (``parameter_problems``)
-    and run by the grader's own forward pass (``accuracy_of_parameters``); nothing the
-    student's code predicts counts. The ``on_batch`` hook only watches the losses.
-
-    Raises:
-        Unusable: the trained parameters cannot be scored (the message says why).
-    """
-    from assignment.training_check import accuracy_of_parameters, parameter_problems, trained_parameters
-
-    parameters = trained_parameters(nn, optim, **{**case, "on_batch": watch.on_batch})
-    problems = parameter_problems(case, parameters)
-    if problems:
-        raise Unusable(Outcome(False, None, MISMATCH, problems[0]))
-    return accuracy_of_parameters(parameters)
-
-
 def check_training(**case: Any) -> None:
-    """Train an MLP built from the student's mytorch on the digits and check its test accuracy.
+    """The training check's test: train an MLP built from the student's mytorch on the digits and
+    check the test accuracy the grader computes from its trained parameters.
+
+    The same test as ``run_test("training_accuracy", 1, **case)`` (the notebook's locked cell
+    calls it by this name).
 
     Args:
         **case: sizes, epochs, lr, batch_size, seed, and min_accuracy, the accuracy to reach.
-
-    NumPy's warnings stay quiet (a loss that overflows is named instead, with its epoch);
-    training is stopped after ``TRAINING_TIME_LIMIT`` seconds.
     """
-    from assignment.training_check import training_problems
-
-    title = f"Training check: an MLP {'-'.join(map(str, case['sizes']))} made of your mytorch"
-    watch = _Watch()
-    try:
-        nn, optim = _student_modules()
-        with time_limit(TRAINING_TIME_LIMIT), _quiet_numpy():
-            reached = _trained_accuracy(nn, optim, watch, case)
-    except KeyboardInterrupt:
-        return _fail(f"{title} failed: training was interrupted")
-    except Unusable as error:  # the trained parameters cannot be scored
-        diverged = [divergence(*watch.first_bad)] if watch.first_bad else []
-        return _fail(f"\nFAILED: {title}\n- " + "\n- ".join([error.outcome.message] + diverged))
-    except TimeLimitExceeded as error:
-        inside = student_function(error)
-        return _fail(f"{title} failed: training did not finish within {error.seconds:g} s"
-                     + (f"; it was stopped inside {inside}{student_location(error)}" if inside else "")
-                     + ": an endless loop?")
-    except BaseException as error:
-        return _fail(f"{title} failed: {student_error(error, 'training your MLP')}")
-    print(f"{title}: {reached:.1%} test accuracy after {case['epochs']} epochs")
-    problems = training_problems(case, {"accuracy": reached})
-    diverged = divergence(*watch.first_bad) if watch.first_bad else None
-    if problems:
-        causes = [text for text in (diverged, chance_level(reached)) if text]
-        return _fail(f"\nFAILED: {title}\n- " + "\n- ".join(problems + causes))
-    if diverged:
-        print(f"Note: {diverged}.")
-    print("\nPassed.")
-    sys.stdout.flush()
+    run_test(TRAINING_KEY, 1, **case)

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from assignment.grading.cases import TestCall
-from assignment.grading.grader import VerdictCache, grade_submission
+from assignment.grading.grader import LimitTable, VerdictCache, grade_submission
 from assignment.grading.policy import Submission, read_submission
 from assignment.grading.sandbox import Limits
 from assignment.grading.verdicts import Verdict
@@ -88,10 +88,10 @@ def test_data(tests: dict[str, dict]) -> dict[str, dict]:
         tests: notebook -> {grade_id -> TestCall, or the error met reading it} (``parallel.trusted_tests``).
 
     Returns:
-        grade_id -> {"kind", "key", "number", "case"}. A test that could not be read
+        grade_id -> {"key", "number", "case"}. A test that could not be read
         runs no sandbox: ``nbgrader autograde`` reports it itself.
     """
-    return {grade_id: {"kind": call.kind, "key": call.key, "number": call.number, "case": call.case}
+    return {grade_id: {"key": call.key, "number": call.number, "case": call.case}
             for cells in tests.values() for grade_id, call in cells.items() if isinstance(call, TestCall)}
 
 
@@ -100,11 +100,11 @@ def submission_data(submission: Submission) -> dict[str, Any]:
     return asdict(submission)
 
 
-def payload(tests: dict[str, dict], submission: Submission, limits: Limits, training_limits: Limits,
+def payload(tests: dict[str, dict], submission: Submission, limits: LimitTable,
             code_digest: str) -> dict[str, Any]:
     """Everything one student's verdicts depend on, as plain data (the argument of ``grade_task``)."""
-    return {"tests": test_data(tests), "submission": submission_data(submission), "limits": asdict(limits),
-            "training_limits": asdict(training_limits), "code": code_digest}
+    return {"tests": test_data(tests), "submission": submission_data(submission),
+            "limits": {allowance: asdict(each) for allowance, each in limits.items()}, "code": code_digest}
 
 
 def payload_digest(data: dict[str, Any]) -> str:
@@ -155,10 +155,10 @@ def grade_task(data: dict[str, Any]) -> dict[str, Any]:
     if here != data["code"]:
         raise GradingCodeMismatch(f"worker {socket.gethostname()} runs grading code {here}, the client "
                                   f"{data['code']}: install the same course version on every worker")
-    tests = {grade_id: TestCall(t["kind"], t["key"], int(t["number"]), dict(t["case"]))
+    tests = {grade_id: TestCall(t["key"], int(t["number"]), dict(t["case"]))
              for grade_id, t in data["tests"].items()}
     submission = Submission(**data["submission"])
-    limits, training_limits = Limits(**data["limits"]), Limits(**data["training_limits"])
+    limits = {allowance: Limits(**each) for allowance, each in data["limits"].items()}
     threads = _worker_threads()
     # The package copy and the verdicts live in folders of this task only, inside the grading
     # process's private (0700) root: write_package makes the copy world-readable.
@@ -166,7 +166,7 @@ def grade_task(data: dict[str, Any]) -> dict[str, Any]:
             tempfile.TemporaryDirectory(prefix="mytorch-dask-verdicts-", dir=private_root()) as verdict_dir:
         write_package(submission, Path(copy))
         cache = VerdictCache(Path(verdict_dir))
-        grade_submission(tests, submission, Path(copy), limits=limits, training_limits=training_limits,
+        grade_submission(tests, submission, Path(copy), limits=limits,
                          jobs=threads, cache=cache, slots=_slots(threads))
         verdicts = {}
         for path in sorted(Path(verdict_dir).glob("*.json")):
@@ -251,7 +251,7 @@ def connect(address: str, timeout: float = 30.0):
 
 
 def precompute_on_cluster(course: Path, assignment: str, students: list[str], scheduler: str,
-                          cache: VerdictCache, limits: Limits, training_limits: Limits, tests: dict[str, dict],
+                          cache: VerdictCache, limits: LimitTable, tests: dict[str, dict],
                           code_digest: str, on_done: Callable[[str, bool], None] = lambda student, ok: None,
                           warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
                           client=None):
@@ -262,7 +262,7 @@ def precompute_on_cluster(course: Path, assignment: str, students: list[str], sc
         students: whom to grade.
         scheduler: the scheduler's address, e.g. ``tcp://10.0.0.5:8786``.
         cache: the course's verdict cache (the writers read it).
-        limits, training_limits: as ``GradeInSandbox`` configures them.
+        limits: per time allowance, as ``GradeInSandbox`` configures them.
         tests: notebook -> {grade_id -> test}, read from the gradebook.
         code_digest: ``parallel.grading_code_digest()`` of the client.
         on_done: called once per student as their verdicts are cached (True) or given up on (False).
@@ -295,7 +295,7 @@ def precompute_on_cluster(course: Path, assignment: str, students: list[str], sc
                 warn(f"warning: {student}'s files could not be read ({error}); nbgrader autograde grades them itself")
                 on_done(student, False)
                 continue
-            data = payload(tests, submission, limits, training_limits, code_digest)
+            data = payload(tests, submission, limits, code_digest)
             digest = payload_digest(data)
             if ledger.complete(digest):  # graded before, nothing changed
                 result.seconds[student] = 0.0

@@ -6,17 +6,13 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from assignment.questions import KEYS
-
-EXTRA = ("training_accuracy",)
+from assignment.questions import GRADED_KEYS, key_of, question
 
 
 def question_of(grade_id: str) -> str:
-    """The question key a graded cell belongs to ("linear_forward_2" -> "linear_forward")."""
-    for key in KEYS + EXTRA:
-        if grade_id == key or grade_id.startswith(key + "_"):
-            return key
-    return grade_id
+    """The question key a graded cell belongs to ("linear_forward_2" -> "linear_forward"; another
+    cell's grade id as it is)."""
+    return key_of(grade_id) or grade_id
 
 
 def grade_table(course: Path, assignment: str, db_url: str | None = None) -> dict[str, dict[str, tuple[float, float]]]:
@@ -36,14 +32,12 @@ def grade_table(course: Path, assignment: str, db_url: str | None = None) -> dic
 
 
 def _short(key: str) -> str:
-    from assignment.questions import question
-
-    return "train" if key == "training_accuracy" else question(key).INFO.number
+    return question(key).INFO.short
 
 
 def present_keys(table: dict[str, dict]) -> list[str]:
-    """The question keys (and the training check) that some student's row has, in question order."""
-    return [k for k in KEYS + EXTRA if any(k in row for row in table.values())]
+    """The graded questions' keys (the training check's too) that some student's row has, in course order."""
+    return [k for k in GRADED_KEYS if any(k in row for row in table.values())]
 
 
 def format_table(table: dict[str, dict[str, tuple[float, float]]]) -> str:

@@ -57,15 +57,15 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
-from assignment.grading.grader import VerdictCache, grade_submission
+from assignment.grading.grader import LimitTable, VerdictCache, grade_submission
 from assignment.grading.nbgrader_plugin import GradeInSandbox, tests_of
 from assignment.grading.policy import read_submission, write_package
-from assignment.grading.sandbox import Limits, describe_backend, private_root
+from assignment.grading.sandbox import describe_backend, private_root
 
 CACHE_FOLDER = ".grading_cache"
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The course package's files that verdicts depend on (what runner.py imports, and the judging).
-VERDICT_CODE = ("__init__.py", "checks.py", "training.py", "training_check.py", "data/*",
+VERDICT_CODE = ("__init__.py", "checks.py", "training.py", "data/*",
                 "grading/**/*.py", "questions/**/*.py")
 # Grades are written in at most MAX_CHUNKS nbgrader runs of at least MIN_CHUNK students
 # each (and the rest at the end), all in one long-lived writer process per writer
@@ -96,8 +96,8 @@ def load_coursedir(course: Path) -> CourseDirectory:
     return coursedir
 
 
-def limits_from(config) -> tuple[Limits, Limits]:
-    """The per-test and training limits that GradeInSandbox will use (same config, same cache keys)."""
+def limits_from(config) -> LimitTable:
+    """The limits per time allowance that GradeInSandbox will use (same config, same cache keys)."""
     return GradeInSandbox(config=config).limits()
 
 
@@ -171,7 +171,7 @@ class Precomputed:
 
 
 def grade_student(course: Path, assignment: str, student: str, tests: dict, cache: VerdictCache,
-                  limits: Limits, training_limits: Limits, jobs: int = 1,
+                  limits: LimitTable, jobs: int = 1,
                   slots: threading.Semaphore | None = None) -> None:
     """Fill the verdict cache for one student (``grade_submission``, as GradeInSandbox calls it)."""
     all_tests = {grade_id: call for cells in tests.values() for grade_id, call in cells.items()}
@@ -180,12 +180,11 @@ def grade_student(course: Path, assignment: str, student: str, tests: dict, cach
     # In the grader's private 0700 folder: write_package makes the copy world-readable.
     with tempfile.TemporaryDirectory(prefix="mytorch-submission-", dir=private_root()) as copy:
         write_package(submission, Path(copy))
-        grade_submission(all_tests, submission, Path(copy), limits=limits, training_limits=training_limits,
-                         jobs=jobs, cache=cache, slots=slots)
+        grade_submission(all_tests, submission, Path(copy), limits=limits, jobs=jobs, cache=cache, slots=slots)
 
 
 def precompute(course: Path, assignment: str, students: list[str], jobs: int, cache: VerdictCache,
-               limits: Limits, training_limits: Limits, tests: dict[str, dict],
+               limits: LimitTable, tests: dict[str, dict],
                on_done: Callable[[str, bool], None] = lambda student, ok: None,
                warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr)) -> Precomputed:
     """Fill the verdict cache for ``students``, ``jobs`` submissions at a time.
@@ -201,13 +200,13 @@ def precompute(course: Path, assignment: str, students: list[str], jobs: int, ca
     def grade(student: str) -> None:
         started = time.perf_counter()
         try:
-            grade_student(course, assignment, student, tests, cache, limits, training_limits, jobs, slots)
+            grade_student(course, assignment, student, tests, cache, limits, jobs, slots)
         except Exception as first:
             result.retried.append(student)
             warn(f"warning: grading {student} in the sandboxes failed ({type(first).__name__}: {first}); "
                  f"retrying once")
             try:
-                grade_student(course, assignment, student, tests, cache, limits, training_limits, jobs, slots)
+                grade_student(course, assignment, student, tests, cache, limits, jobs, slots)
             except Exception as second:
                 result.failures[student] = f"{type(second).__name__}: {second}"
                 warn(f"warning: {student} could not be graded in parallel ({result.failures[student]}); "
@@ -341,7 +340,7 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
             ``c.ParallelAutograde.scheduler``; empty: local threads, ``jobs`` at a time).
     """
     coursedir = load_coursedir(course)
-    backend, why = describe_backend(limits_from(coursedir.config)[0].backend)  # c.GradeInSandbox.backend
+    backend, why = describe_backend(limits_from(coursedir.config)["test"].backend)  # c.GradeInSandbox.backend
     if backend is None:
         print(f"cannot grade: no sandbox can run here ({why})", file=sys.stderr)
         return 2
@@ -354,7 +353,7 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     if not chosen:
         print(f"no submissions of {assignment!r} to grade in {course / 'submitted'}", file=sys.stderr)
         return 2
-    limits, training_limits = limits_from(coursedir.config)
+    limits = limits_from(coursedir.config)
     if scheduler is None:
         scheduler = ParallelAutograde(config=coursedir.config).scheduler
     client = None
@@ -445,10 +444,10 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         try:
             if client is not None:
                 phase["result"] = precompute_on_cluster(course, assignment, chosen, scheduler, cache, limits,
-                                                        training_limits, tests, grading_code_digest(),
+                                                        tests, grading_code_digest(),
                                                         on_done=on_done, client=client)
             else:
-                phase["result"] = precompute(course, assignment, chosen, jobs, cache, limits, training_limits,
+                phase["result"] = precompute(course, assignment, chosen, jobs, cache, limits,
                                              tests, on_done=on_done)
         except BaseException as error:  # the writers grade whoever is left
             print(f"warning: the sandbox phase stopped ({type(error).__name__}: {error}); "

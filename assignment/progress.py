@@ -1,13 +1,15 @@
 """Where a student stands: the progress cell at the top of every notebook.
 
 ``show()`` runs, on the student's current ``mytorch`` (the modules the notebook
-kernel has loaded, as ``run_test`` does), each question's visible test 1 and
-the graded training check, and draws one line per item: passed, failing (with
-the first problem, in the same words the test cell would use), or not started
-(the method still raises ``NotImplementedError``). The training check runs the
-graded case of 04_training once the nine visible tests pass (before that it
-cannot tell much and would cost the most); its verdict is kept until a file of
-``mytorch/`` changes.
+kernel has loaded, as ``run_test`` does), test 1 of each of the ten graded
+questions (the nine, then the training check, ``questions.GRADED_KEYS``), through
+the same question interface as the test cells, and draws one line per item:
+passed, failing (with the first problem, in the same words the test cell would
+use), or not started (the method still raises ``NotImplementedError``). A
+question with prerequisites (``INFO.after``: the training check's are the nine)
+runs once they pass (before that it cannot tell much and would cost the most);
+the verdict of a question of a long time allowance (the training check's) is
+kept until a file of ``mytorch/`` changes.
 
 Where the test cases come from: the visible test cells of the notebooks beside
 the student's ``mytorch/`` folder (the released notebooks the student works
@@ -47,17 +49,18 @@ from typing import Iterator
 
 import numpy as np
 
-from assignment.checks import TimeLimitExceeded, chance_level, student_error, student_location, time_limit
-from assignment.questions import KEYS, question
+from assignment.checks import TimeLimitExceeded, student_error, time_limit
+from assignment.questions import GRADED_KEYS, KEYS, question
 from assignment.questions._compare import revealing
 
 __all__ = ["Item", "Progress", "summary", "show", "visible_cases", "QUESTION_LIMIT", "TRAINING_LIMIT", "STATES"]
 
-QUESTION_LIMIT = 2.0  # seconds for one question's test 1 (a correct answer takes milliseconds)
-TRAINING_LIMIT = 10.0  # seconds for the training check (about 0.1 s with a correct mytorch)
-TRAINING_NOTEBOOK = "04_training"
-TRAINING_ID = "training_accuracy"
+QUESTION_LIMIT = 2.0  # seconds for a test of the "test" allowance (a correct answer takes milliseconds)
+TRAINING_LIMIT = 10.0  # seconds for one of the "training" allowance (about 0.1 s with a correct mytorch)
+# The allowances whose verdicts are kept per version of the student's files (they take long).
+KEPT_ALLOWANCES = ("training",)
 _REASON_CHARS = 220  # a reason is one line of the table
+_NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 PASSED, FAILING, NOT_STARTED, WAITING, UNAVAILABLE = "passed", "failing", "not started", "waiting", "unavailable"
 STATES = (PASSED, FAILING, NOT_STARTED, WAITING, UNAVAILABLE)
@@ -72,11 +75,11 @@ class Item:
 
     Fields:
         key: the question key (``training_accuracy`` for the training check).
-        number: "1.1" ... "3", or "4" for the training check.
+        number: "1.1" ... "3", or "4" for the training check (``INFO.number``).
         method: what the student writes, e.g. "Linear.forward".
         notebook: the notebook that holds its tests, e.g. "01_forward".
-        state: "passed", "failing", "not started" (it raises NotImplementedError), "waiting" (the
-            training check, until the nine questions pass) or "unavailable" (its test case cannot be read).
+        state: "passed", "failing", "not started" (it raises NotImplementedError), "waiting" (until the
+            questions of its ``INFO.after`` pass) or "unavailable" (its test case cannot be read).
         reason: one line saying why, empty when passed.
         timed_out: whether its time limit stopped it.
     """
@@ -95,9 +98,9 @@ class Progress:
     """The progress table: the nine questions, then the training check.
 
     Fields:
-        items: the nine questions in order, then the training check.
+        items: one per graded question, in course order (``GRADED_KEYS``).
         seconds: how long the whole check took.
-        training_seconds: how much of it training took (0 when it did not train).
+        training_seconds: how much of it the "training" allowance's tests took (0 when none ran).
     """
 
     items: list[Item] = field(default_factory=list)
@@ -109,7 +112,7 @@ class Progress:
         return {state: sum(item.state == state for item in self.items) for state in STATES}
 
     def headline(self) -> str:
-        questions = [item for item in self.items if item.key != TRAINING_ID]
+        questions = [item for item in self.items if item.key in KEYS]  # the nine, not the training check
         passed = sum(item.state == PASSED for item in questions)
         return f"{passed} of {len(questions)} questions pass their visible test"
 
@@ -174,17 +177,17 @@ def _calls_of(path: Path) -> dict[str, dict]:
 
 
 def visible_cases(folder: Path) -> dict[str, dict | str]:
-    """Test 1 of every question and the training check's case, as the notebooks in ``folder`` show them.
+    """Test 1 of every graded question (the training check's one test too), as the notebooks in ``folder``
+    show them.
 
     Args:
         folder: the student's working folder (the released notebooks and ``mytorch/``).
 
     Returns:
-        {key: case} for each question key and ``training_accuracy``; where a case
-        cannot be read, a sentence saying why instead of the case.
+        {key: case} for each key of ``GRADED_KEYS``; where a case cannot be read, a sentence
+        saying why instead of the case.
     """
-    wanted = [(key, question(key).INFO.notebook, f"{key}_1") for key in KEYS]
-    wanted.append((TRAINING_ID, TRAINING_NOTEBOOK, TRAINING_ID))
+    wanted = [(key, question(key).INFO.notebook, question(key).INFO.grade_id(1)) for key in GRADED_KEYS]
     cases: dict[str, dict | str] = {}
     for key, notebook, grade_id in wanted:
         path = folder / f"{notebook}.ipynb"
@@ -273,8 +276,19 @@ def _modules() -> tuple[dict[str, ModuleType | None], dict[str, str]]:
     return modules, errors
 
 
-def _question_item(key: str, case: dict | str, modules: dict, import_errors: dict,
-                   limit: float) -> Item:
+def _passed_note(q: ModuleType, case: dict, outputs: dict) -> str:
+    """What a passing line says: the question's one-line texts among what it shows (the training
+    check's accuracy), or nothing (the nine show arrays, which do not fit a line)."""
+    try:
+        pairs = q.shown(case, outputs)
+    except Exception:  # noqa: BLE001 - a report shown() cannot read: check() has judged it already
+        return ""
+    return "; ".join(f"{label} {yours} ({expected})" for label, yours, expected in pairs
+                     if isinstance(yours, str) and isinstance(expected, str))
+
+
+def _question_item(key: str, case: dict | str, modules: dict, import_errors: dict, limit: float) -> Item:
+    """Run test 1 of question ``key`` as its test cell would (``q.run``, then ``q.check``), within ``limit`` s."""
     q = question(key)
     info = q.INFO
 
@@ -283,8 +297,7 @@ def _question_item(key: str, case: dict | str, modules: dict, import_errors: dic
 
     if isinstance(case, str):
         return item(UNAVAILABLE, case)
-    needed = ("nn", "optim") if info.module == "mytorch/optim.py" else ("nn",)
-    for name in needed:
+    for name in (module.removeprefix("mytorch.") for module in info.imports):
         if modules[name] is None:
             return item(FAILING, import_errors[name])
     try:
@@ -293,96 +306,89 @@ def _question_item(key: str, case: dict | str, modules: dict, import_errors: dic
     except BaseException as error:  # SystemExit too: the table must be drawn whatever student code does
         return item(*_state_of_error(error, info.method), timed_out=isinstance(error, TimeLimitExceeded))
     try:
-        with revealing(True):  # test 1 is visible: its messages may quote the expected values
+        with revealing(True), np.errstate(all="ignore"):  # test 1 is visible: its messages may quote the expected values
             problems = q.check(case, outputs)
     except Exception as error:
         problems = [f"the answer could not be checked ({type(error).__name__}: {error})"]
     noise = _noise(err, caught)
     if problems or noise:
         return item(FAILING, problems[0] if problems else noise)
-    return item(PASSED)
+    return item(PASSED, _passed_note(q, case, outputs))
 
 
-_trained: dict[str, Item] = {}  # the training verdict per version of the student's files
+def _waiting(key: str, done: dict[str, Item]) -> Item | None:
+    """The line of a question whose prerequisites (``INFO.after``) do not all pass yet; None once they do."""
+    info = question(key).INFO
+    before = [done[k] for k in info.after if k in done]
+    todo = [item.number for item in before if item.state != PASSED]
+    if not todo:
+        return None
+    count = len(info.after)
+    needs = f"runs once the {_NUMBERS[count] if count < len(_NUMBERS) else count} questions above pass"
+    if all(item.state == NOT_STARTED for item in before):
+        return Item(key, info.number, info.method, info.notebook, NOT_STARTED, needs)
+    still = ", ".join(todo) if len(todo) <= 4 else f"{len(todo)} of them"
+    return Item(key, info.number, info.method, info.notebook, WAITING, f"{needs} (still to do: {still})")
 
 
-def _source_key(modules: dict, case: dict) -> str | None:
-    """A fingerprint of the student's mytorch files and the case: the training verdict holds while it does."""
-    digest = hashlib.sha256(repr(sorted(case.items())).encode())
+_trained: dict[str, Item] = {}  # the kept verdicts (``KEPT_ALLOWANCES``) per version of the student's files
+
+
+def _source_key(key: str, modules: dict, case: dict) -> str | None:
+    """A fingerprint of the question, the student's mytorch files and the case: a kept verdict holds while it does."""
+    digest = hashlib.sha256(repr((key, sorted(case.items()))).encode())
     for module in (modules["nn"], modules["optim"]):
         try:
             digest.update(Path(module.__file__).read_bytes())
         except (OSError, TypeError, AttributeError):
-            return None  # no file to fingerprint: train every time
+            return None  # no file to fingerprint: run every time
     return digest.hexdigest()
 
 
-def _training_item(case: dict | str, modules: dict, import_errors: dict, limit: float,
-                   questions: list[Item]) -> Item:
-    """The graded training check, run once the nine visible tests pass (its verdict is kept per version
-    of the student's files, so re-running the progress cell does not train again)."""
-    from assignment.training_check import training_accuracy, training_problems
-
-    def item(state: str, reason: str = "", timed_out: bool = False) -> Item:
-        return Item(TRAINING_ID, "4", "training check", TRAINING_NOTEBOOK, state, _one_line(reason), timed_out)
-
+def _item(key: str, case: dict | str, modules: dict, import_errors: dict, limits: dict[str, float],
+          done: dict[str, Item]) -> Item:
+    """Question ``key``'s line: waiting for its prerequisites, kept from an earlier run, or run now."""
+    info = question(key).INFO
     if isinstance(case, str):
-        return item(UNAVAILABLE, case)
-    waiting_for = [q.number for q in questions if q.state != PASSED]
-    if waiting_for:
-        if all(q.state == NOT_STARTED for q in questions):
-            return item(NOT_STARTED, "runs once the nine questions above pass")
-        todo = ", ".join(waiting_for) if len(waiting_for) <= 4 else f"{len(waiting_for)} of them"
-        return item(WAITING, f"runs once the nine questions above pass (still to do: {todo})")
-    key = _source_key(modules, case)
-    if key is not None and key in _trained:
-        return _trained[key]
-    try:
-        with _quiet(limit) as (err, caught):
-            reached = training_accuracy(modules["nn"], modules["optim"], **case)
-    except BaseException as error:
-        state, reason = _state_of_error(error, "training your MLP")
-        if isinstance(error, TimeLimitExceeded):
-            reason = (f"training did not finish within {error.seconds:g} s: an endless loop, or Python loops "
-                      f"over entries instead of NumPy?{student_location(error)}")
-        result = item(state, reason, timed_out=isinstance(error, TimeLimitExceeded))
-    else:
-        problems = training_problems(case, {"accuracy": reached})
-        cause = chance_level(reached) if problems else None
-        noise = _noise(err, caught)
-        if problems or noise:
-            result = item(FAILING, (f"{problems[0]} ({cause})" if cause else problems[0]) if problems else noise)
-        else:
-            result = item(PASSED, f"{reached:.1%} test accuracy (at least {float(case['min_accuracy']):.0%} needed)")
-    if key is not None:
-        _trained[key] = result
+        return _question_item(key, case, modules, import_errors, limits[info.allowance])
+    waiting = _waiting(key, done)
+    if waiting is not None:
+        return waiting
+    kept = _source_key(key, modules, case) if info.allowance in KEPT_ALLOWANCES else None
+    if kept is not None and kept in _trained:
+        return _trained[kept]
+    result = _question_item(key, case, modules, import_errors, limits[info.allowance])
+    if kept is not None:
+        _trained[kept] = result
     return result
 
 
 def summary(folder: str | Path | None = None, *, question_limit: float = QUESTION_LIMIT,
             training_limit: float = TRAINING_LIMIT) -> Progress:
-    """Run every question's visible test 1 and the training check on the kernel's mytorch.
+    """Run test 1 of every graded question (the nine, then the training check) on the kernel's mytorch.
 
     Args:
         folder: the student's working folder; by default the current folder if it
             holds the notebooks, else the folder beside ``mytorch/``.
-        question_limit: seconds allowed for one question's test.
-        training_limit: seconds allowed for the training check.
+        question_limit: seconds allowed for a test of the "test" allowance (the nine questions).
+        training_limit: seconds allowed for a test of the "training" allowance (the training check).
 
     Returns:
         The progress table (it draws itself in a notebook).
     """
     start = time.perf_counter()
+    limits = {"test": question_limit, "training": training_limit}
     cases = visible_cases(_working_folder(folder))
     modules, import_errors = _modules()
     progress = Progress()
-    for key in KEYS:
-        progress.items.append(_question_item(key, cases[key], modules, import_errors, question_limit))
-    questions_done = time.perf_counter()
-    progress.items.append(_training_item(cases[TRAINING_ID], modules, import_errors, training_limit,
-                                         list(progress.items)))
+    done: dict[str, Item] = {}
+    for key in GRADED_KEYS:
+        began = time.perf_counter()
+        done[key] = _item(key, cases[key], modules, import_errors, limits, done)
+        progress.items.append(done[key])
+        if question(key).INFO.allowance == "training":
+            progress.training_seconds += time.perf_counter() - began
     progress.seconds = time.perf_counter() - start
-    progress.training_seconds = time.perf_counter() - questions_done
     return progress
 
 

@@ -51,7 +51,7 @@ def forged_empty_lists(ctx: hs.Context) -> None:
         "_q = _sys.modules.get('assignment.questions.sgd_step')\n"
         "if _q is not None:\n"
         "    _q.run = lambda nn, optim, case: {'after': [], 'grads_unchanged': True, 'relu_untouched': True}\n"
-        "_tc = _sys.modules.get('assignment.training_check')\n"
+        "_tc = _sys.modules.get('assignment.questions.training_accuracy')\n"
         "if _tc is not None:\n"
         "    _tc.trained_parameters = lambda *args, **kwargs: []\n"))
     hs.edit(ctx, "optim.py", SGD_STEP_BODY, "                raise NotImplementedError('Question 3 (sgd_step)')\n")

@@ -111,7 +111,7 @@ def test_parse_run_test_call():
               'run_test("linear_forward", 2,\n    weight=[[2.0, -1.0]], bias=[[0.5]],\n'
               '    x=[[1.0, 2.0]], dtype="float32", expected=[[4.5]])\n### END HIDDEN TESTS')
     call = parse_test_call(source)
-    assert call == cases.TestCall("question", "linear_forward", 2,
+    assert call == cases.TestCall("linear_forward", 2,
                             {"weight": [[2.0, -1.0]], "bias": [[0.5]], "x": [[1.0, 2.0]], "dtype": "float32",
                              "expected": [[4.5]]})
     assert call.inputs == {"weight": [[2.0, -1.0]], "bias": [[0.5]], "x": [[1.0, 2.0]], "dtype": "float32"}
@@ -120,7 +120,7 @@ def test_parse_run_test_call():
 def test_parse_check_training_call():
     call = parse_test_call("check_training(sizes=[64, 64, 10], epochs=15, lr=0.1, batch_size=32, seed=0, "
                            "min_accuracy=0.9)")
-    assert (call.kind, call.key, call.number) == ("training", "training_accuracy", 1)
+    assert (call.key, call.number) == ("training_accuracy", 1)
     assert call.case["min_accuracy"] == 0.9
     assert set(ANSWER_KEYS) & set(call.inputs) == set()
 
@@ -337,7 +337,7 @@ def test_tampered_notebook_is_reconciled_with_the_gradebook(tmp_path):
 
 
 TRAINING_CASE = {"sizes": [64, 64, 10], "epochs": 15, "lr": 0.1, "batch_size": 32, "seed": 0, "min_accuracy": 0.9}
-TRAINING_CALL = cases.TestCall("training", "training_accuracy", 1, TRAINING_CASE)
+TRAINING_CALL = cases.TestCall("training_accuracy", 1, TRAINING_CASE)
 
 
 @pytest.fixture(scope="module")
@@ -345,9 +345,9 @@ def trained():
     """The parameters the reference mytorch trains on the training check's case, as the sandbox reports them."""
     from mytorch import nn, optim
 
-    from assignment.training_check import sandbox_outputs
+    from assignment.questions import training_accuracy
 
-    return roundtrip(sandbox_outputs(nn, optim, TRAINING_CASE))
+    return roundtrip(training_accuracy.run(nn, optim, TRAINING_CASE))
 
 
 def training_verdict(outputs):
@@ -356,7 +356,7 @@ def training_verdict(outputs):
 
 def test_the_trained_parameters_are_scored_by_the_grader(trained):
     assert training_verdict(trained).passed
-    from assignment.training_check import accuracy_of_parameters
+    from assignment.questions.training_accuracy import accuracy_of_parameters
 
     assert accuracy_of_parameters(trained["parameters"]) > 0.9
     # The same layers untrained (the reported weights are what is scored, not any claim about them).
@@ -364,7 +364,7 @@ def test_the_trained_parameters_are_scored_by_the_grader(trained):
 
     from assignment.training import mlp_layers
     untrained = [{"weight": layer.weight, "bias": layer.bias} for layer in mlp_layers(nn, [64, 64, 10])[::2]]
-    verdict = training_verdict({"parameters": untrained})
+    verdict = training_verdict({"parameters": untrained, "diverged": None})
     assert not verdict.passed and "test accuracy; at least 90% is expected" in verdict.problems[0]
 
 
@@ -403,12 +403,12 @@ def test_a_report_with_a_layer_missing_or_added_is_malformed(trained):
     for parameters in (trained["parameters"][:1], trained["parameters"] * 2,
                        [{"weight": trained["parameters"][0]["weight"]}, trained["parameters"][1]],
                        [{**layer, "extra": 1} for layer in trained["parameters"]]):
-        verdict = training_verdict({"parameters": parameters})
-        assert not verdict.passed and "malformed" in verdict.problems[0]
+        verdict = training_verdict({"parameters": parameters, "diverged": None})
+        assert not verdict.passed and "malformed" in verdict.problems[0] and "['parameters']" in verdict.problems[0]
 
 
 def test_malformed_answers_score_zero_without_crashing_the_grader():
-    call = cases.TestCall("question", "linear_forward", 2, {**CASE, "expected": EXPECTED})
+    call = cases.TestCall("linear_forward", 2, {**CASE, "expected": EXPECTED})
     for outputs in ({}, {"output": "text"}, {"output": transport.Unsupported("a function")}, {"output": None}):
         assert not judge("linear_forward_2", call, Outcome(outputs=outputs)).passed
     right = {"output": np.array(EXPECTED), "x_unchanged": True}
@@ -419,7 +419,7 @@ def test_malformed_answers_score_zero_without_crashing_the_grader():
 LINEAR_BACKWARD_EXPECTED = {"grad_x": [[2.0, -0.5]], "grad_weight": [[1.0, -1.0, 0.5], [2.0, -2.0, 1.0]],
                             "grad_bias": [[1.0, -1.0, 0.5]]}
 LINEAR_BACKWARD_CALL = cases.TestCall(
-    "question", "linear_backward", 2,
+    "linear_backward", 2,
     {"x": [[1.0, 2.0]], "weight": [[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]], "bias": [[0.0, 0.0, 0.0]],
      "grad": [[1.0, -1.0, 0.5]], "expected": LINEAR_BACKWARD_EXPECTED})
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from assignment.questions import KEYS
+from assignment.questions import GRADED_KEYS, TRAINING_KEY
 
 CHECKS = ("run_test", "check_training")
+# The notebooks' calls that name no question: the one test each stands for (key, number).
+SHORTHANDS = {"check_training": (TRAINING_KEY, 1)}
 # What a test case holds of its answer: the grader judges with it, the sandbox never sees it
 # (student code could otherwise read it from its caller's frames and return it).
 ANSWER_KEYS = ("expected", "min_accuracy")
@@ -28,13 +30,11 @@ class TestCall:
     """One test, as read from a graded cell.
 
     Fields:
-        kind: "question" (a run_test call) or "training" (check_training).
-        key: the question key, or "training_accuracy".
+        key: the question key, one of ``questions.GRADED_KEYS``.
         number: the test's number within its question (1 is visible).
         case: the keyword arguments: inputs and expected answer.
     """
 
-    kind: str
     key: str
     number: int
     case: dict = field(default_factory=dict)
@@ -61,10 +61,12 @@ def parse_test_call(source: str) -> TestCall:
         case = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg is not None}
     except ValueError as error:
         raise CaseError(f"the test's arguments must be literals ({error})") from None
-    if call.func.id == "check_training":
-        return TestCall("training", "training_accuracy", 1, case)
+    if call.func.id in SHORTHANDS:
+        if args:
+            raise CaseError(f"{call.func.id} takes keyword arguments only")
+        return TestCall(*SHORTHANDS[call.func.id], case)
     if len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], int):
         raise CaseError('run_test takes the question key and the test number: run_test("key", n, ...)')
-    if args[0] not in KEYS:
+    if args[0] not in GRADED_KEYS:
         raise CaseError(f"unknown question key {args[0]!r}")
-    return TestCall("question", args[0], args[1], case)
+    return TestCall(args[0], args[1], case)

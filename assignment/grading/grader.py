@@ -15,14 +15,20 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from assignment.grading.cases import TestCall
 from assignment.grading.policy import Submission
 from assignment.grading.sandbox import Limits, run_batch
-from assignment.grading.verdicts import Verdict, blocked, judge, module_of, title_of
+from assignment.grading.verdicts import Verdict, blocked, judge, title_of
+from assignment.questions import question
 
 MODULE_OF_FILE = {"mytorch/nn.py": "mytorch.nn", "mytorch/optim.py": "mytorch.optim"}
+#: Resources per time allowance (``questions._common.ALLOWANCES``): each test gets those of its
+#: question's ``INFO.allowance``.
+LimitTable = Mapping[str, Limits]
+# An import may take as long as one test of the shortest allowance.
+IMPORT_ALLOWANCE = "test"
 # Import probes by the digest of the student's files: nbgrader grades a
 # submission one notebook at a time, and the files are the same for each.
 _import_probes: dict[str, dict[str, str | None]] = {}
@@ -31,7 +37,7 @@ _import_probes: dict[str, dict[str, str | None]] = {}
 def fingerprint(call: TestCall, submission: Submission, limits: Limits) -> str:
     """A digest of everything a verdict depends on: the test, the student's files, the limits."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([call.kind, call.key, call.number, call.case], sort_keys=True).encode())
+    digest.update(json.dumps([call.key, call.number, call.case], sort_keys=True).encode())
     for name in sorted(submission.files):
         digest.update(name.encode() + b"\0" + submission.files[name].encode() + b"\0")
     digest.update(json.dumps([sorted(submission.problems.items()), submission.missing, asdict(limits)]).encode())
@@ -61,13 +67,17 @@ class VerdictCache:
         tmp.replace(self._path(key))  # atomic: a reader never sees half a verdict
 
 
+def limits_of(call: TestCall, limits: LimitTable) -> Limits:
+    """The resources of ``call``'s test: those of its question's time allowance."""
+    return limits[question(call.key).INFO.allowance]
+
+
 def grade_submission(
     tests: dict[str, TestCall | Exception],
     submission: Submission,
     package_copy: Path,
     *,
-    limits: Limits,
-    training_limits: Limits,
+    limits: LimitTable,
     jobs: int = 1,
     cache: VerdictCache | None = None,
     slots: threading.Semaphore | None = None,
@@ -79,7 +89,7 @@ def grade_submission(
         tests: grade_id -> the test read from the gradebook (or why it could not be read).
         submission: the student's checked files (``policy.read_submission``).
         package_copy: where ``policy.write_package`` put them.
-        limits, training_limits: resources per test, and for the training check.
+        limits: resources per test, by time allowance (``LimitTable``, as ``GradeInSandbox.limits()``).
         jobs: sandboxes run at once.
         cache: where verdicts are kept between runs, if anywhere.
         slots: shared by several submissions graded at once, bounds their sandboxes in total.
@@ -96,7 +106,7 @@ def grade_submission(
             verdicts[grade_id] = Verdict(grade_id, False, f"Test {grade_id}",
                                          (f"this test could not be graded ({call}); please tell your instructor",))
             continue
-        key = fingerprint(call, submission, training_limits if call.kind == "training" else limits)
+        key = fingerprint(call, submission, limits_of(call, limits))
         cached = cache.get(key) if cache else None
         if cached is not None and cached.grade_id == grade_id:
             verdicts[grade_id] = cached
@@ -108,7 +118,7 @@ def grade_submission(
             pending[grade_id] = (call, key)
     if pending:
         files_digest = hashlib.sha256(json.dumps(sorted(submission.files.items())).encode()).hexdigest()
-        verdicts.update(_run_pending(pending, package_copy, limits, training_limits, jobs, files_digest,
+        verdicts.update(_run_pending(pending, package_copy, limits, jobs, files_digest,
                                      slots or contextlib.nullcontext()))
     if cache:
         for grade_id, (call, key) in pending.items():
@@ -116,7 +126,7 @@ def grade_submission(
     return verdicts
 
 
-def _run_pending(pending, package_copy, limits, training_limits, jobs, files_digest, slots) -> dict[str, Verdict]:
+def _run_pending(pending, package_copy, limits: LimitTable, jobs, files_digest, slots) -> dict[str, Verdict]:
     verdicts: dict[str, Verdict] = {}
 
     def run_batch_in_slot(*args):
@@ -130,15 +140,12 @@ def _run_pending(pending, package_copy, limits, training_limits, jobs, files_dig
         import_errors = _import_probes.get(files_digest)
         if import_errors is None:
             probes = {module: pool.submit(run_batch_in_slot, package_copy, [{"kind": "import", "module": module}],
-                                          limits) for module in MODULE_OF_FILE.values()}
+                                          limits[IMPORT_ALLOWANCE]) for module in MODULE_OF_FILE.values()}
             import_errors = {module: future.result()[0].error for module, future in probes.items()}
             _import_probes[files_digest] = import_errors
         groups: dict[str, list[str]] = {}
         for grade_id, (call, _) in pending.items():
-            needed = ["mytorch.nn"]
-            if module_of(call) != "mytorch/nn.py":  # optim's questions and the training check
-                needed.append("mytorch.optim")
-            broken = [m for m in needed if import_errors.get(m)]
+            broken = [m for m in question(call.key).INFO.imports if import_errors.get(m)]
             if broken:
                 module = broken[-1]
                 verdicts[grade_id] = Verdict(grade_id, False, title_of(call),
@@ -147,10 +154,9 @@ def _run_pending(pending, package_copy, limits, training_limits, jobs, files_dig
                 groups.setdefault(call.key, []).append(grade_id)
 
         def run_group(grade_ids: list[str]) -> list[Verdict]:
-            calls = [pending[g][0] for g in grade_ids]
-            group_limits = training_limits if calls[0].kind == "training" else limits
-            requests = [{"kind": c.kind, "key": c.key, "case": c.inputs} for c in calls]
-            outcomes = run_batch_in_slot(package_copy, requests, group_limits)
+            calls = [pending[g][0] for g in grade_ids]  # one question's tests: one allowance
+            requests = [{"kind": "question", "key": c.key, "case": c.inputs} for c in calls]
+            outcomes = run_batch_in_slot(package_copy, requests, limits_of(calls[0], limits))
             return [judge(g, c, o) for g, c, o in zip(grade_ids, calls, outcomes)]
 
         for group in pool.map(run_group, [sorted(ids) for ids in groups.values()]):

@@ -116,20 +116,22 @@ class GradeInSandbox(NbGraderPreprocessor):
                 return {}
             return {g: call for nb in notebooks for g, call in tests_of(gb, nb, assignment).items()}
 
-    def limits(self) -> tuple[Limits, Limits]:
-        """The limits of one test and of the training test: derived from the reference's measured
-        times where the course has them (``timing``), never above this preprocessor's settings.
-        The allowance is CPU time; wall-clock time may reach ``timing.WALL_PER_CPU`` times it."""
+    def limits(self) -> dict[str, Limits]:
+        """The limits of one test of each time allowance (a question's ``INFO.allowance``: "test",
+        or "training" for the training check): derived from the reference's measured times where the
+        course has them (``timing``), never above this preprocessor's settings (``timeout``,
+        ``training_timeout``). The allowance is CPU time; wall-clock time may reach
+        ``timing.WALL_PER_CPU`` times it."""
         memory = self.memory_mib * 2**20
         coursedir = CourseDirectory(parent=self)
-        test, training = timing.derived_limits(Path(coursedir.root), self.timeout, self.training_timeout)
-        return tuple(Limits(wall_seconds=timing.WALL_PER_CPU * seconds, cpu_seconds=max(1, math.ceil(seconds)),
-                            memory_bytes=memory, backend=self.backend) for seconds in (test, training))
+        ceilings = {"test": self.timeout, "training": self.training_timeout}
+        return {allowance: Limits(wall_seconds=timing.WALL_PER_CPU * seconds, cpu_seconds=max(1, math.ceil(seconds)),
+                                  memory_bytes=memory, backend=self.backend)
+                for allowance, seconds in timing.derived_limits(Path(coursedir.root), ceilings).items()}
 
     def _grade_all(self, tests: dict, submission, package_copy: Path, memory: "_MemoryCache") -> dict[str, Verdict]:
-        limits, training_limits = self.limits()
         cache = VerdictCache(Path(self.cache_dir)) if self.cache_dir else memory
-        return grade_submission(tests, submission, package_copy, limits=limits, training_limits=training_limits,
+        return grade_submission(tests, submission, package_copy, limits=self.limits(),
                                 jobs=self.jobs or os.cpu_count() or 1, cache=cache, log=self.log.error)
 
     @staticmethod

@@ -7,11 +7,13 @@ test took from its start to its answer (the sandbox's start-up is not counted:
 it has its own allowance). The times go to ``.grading_cache/reference_timings.json``
 at the course root: beside the gradebook, never in ``source/`` or ``release/``.
 
-Grading then allows each test ``FACTOR`` times the slowest reference test, at
-least ``MIN_TEST_SECONDS``, and the training check ``TRAINING_FACTOR`` times the
-reference's training, at least ``MIN_TRAINING_SECONDS``; never more than the
-configured ``c.GradeInSandbox.timeout`` / ``training_timeout``, which are also
-what a course without measured times uses.
+Each question has a time allowance (``INFO.allowance``: "test" for the nine
+questions, "training" for the training check). Grading allows every test of an
+allowance ``RULES[allowance].factor`` times the slowest reference test of that
+allowance, at least ``RULES[allowance].minimum`` seconds: 20 times, at least 2 s,
+for "test"; 4 times, at least 4 s, for "training". Never more than the configured
+ceiling of the allowance (``c.GradeInSandbox.timeout`` / ``training_timeout``),
+which is also what a course without measured times uses.
 
 That allowance is CPU time (RLIMIT_CPU, set afresh for each test): on an idle
 machine an endless loop ends after exactly that, while an honest test on a
@@ -25,8 +27,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
+
+from assignment.questions import key_of, question
 
 TIMINGS_FILE = Path(".grading_cache") / "reference_timings.json"
 FACTOR = 20.0
@@ -34,11 +39,28 @@ MIN_TEST_SECONDS = 2.0  # an honest test takes milliseconds; this absorbs a load
 TRAINING_FACTOR = 4.0
 MIN_TRAINING_SECONDS = 4.0  # the reference trains in under 1 s of CPU time
 WALL_PER_CPU = 2.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a time allowance is derived from the reference's times.
+
+    Fields:
+        factor: the multiple of the slowest reference test of the allowance.
+        minimum: the fewest seconds allowed, whatever the reference took.
+    """
+
+    factor: float
+    minimum: float
+
+
+#: One rule per time allowance (``questions._common.ALLOWANCES``).
+RULES = {"test": Rule(FACTOR, MIN_TEST_SECONDS), "training": Rule(TRAINING_FACTOR, MIN_TRAINING_SECONDS)}
 MEASURE_TIMEOUT = 60.0  # generous: the reference is trusted, and must not fail its own tests
 
 
 def read_timings(course_root: Path) -> dict:
-    """{assignment: {notebook: {grade_id: {"kind": ..., "seconds": ...}}}}, or {} if none are recorded."""
+    """{assignment: {notebook: {grade_id: {"key": ..., "seconds": ...}}}}, or {} if none are recorded."""
     path = Path(course_root) / TIMINGS_FILE
     try:
         if path.is_symlink() or path.stat().st_size > 1_000_000:
@@ -49,27 +71,43 @@ def read_timings(course_root: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def derived_limits(course_root: Path, max_wall: float, max_training: float) -> tuple[float, float]:
-    """(CPU seconds per test, CPU seconds for the training check) for the course at ``course_root``.
+def _allowance_of(grade_id: str, entry: dict) -> str | None:
+    """The time allowance of a recorded test: its question's (the key recorded, else its grade id's)."""
+    key = entry.get("key") if isinstance(entry.get("key"), str) else key_of(str(grade_id))
+    try:
+        return question(key).INFO.allowance
+    except (ValueError, TypeError):
+        return None  # a test of no known question tells nothing about any allowance
+
+
+def derived_limits(course_root: Path, ceilings: Mapping[str, float]) -> dict[str, float]:
+    """CPU seconds per test of each time allowance, for the course at ``course_root``.
 
     Args:
         course_root: the course (holds ``TIMINGS_FILE`` once an assignment was generated).
-        max_wall, max_training: the configured limits, the ceiling and the fallback.
+        ceilings: the configured limit of each allowance in ``RULES``, the ceiling and the fallback.
+
+    Returns:
+        {allowance: seconds}, for every allowance of ``ceilings``.
     """
-    questions: list[float] = []
-    training: list[float] = []
+    slowest: dict[str, float] = {}
     for notebooks in read_timings(course_root).values():
         for tests in (notebooks.values() if isinstance(notebooks, dict) else []):
-            for entry in (tests.values() if isinstance(tests, dict) else []):
+            for grade_id, entry in (tests.items() if isinstance(tests, dict) else []):
                 try:
-                    seconds, kind = float(entry["seconds"]), str(entry["kind"])
+                    seconds = float(entry["seconds"])
                 except (TypeError, KeyError, ValueError):
                     continue
-                (training if kind == "training" else questions).append(seconds)
-    wall = min(max_wall, max(MIN_TEST_SECONDS, FACTOR * max(questions))) if questions else max_wall
-    training_wall = (min(max_training, max(MIN_TRAINING_SECONDS, TRAINING_FACTOR * max(training)))
-                     if training else max_training)
-    return wall, training_wall
+                allowance = _allowance_of(grade_id, entry)
+                if allowance is not None:
+                    slowest[allowance] = max(seconds, slowest.get(allowance, seconds))
+    derived = {}
+    for allowance, ceiling in ceilings.items():
+        rule = RULES[allowance]
+        measured = slowest.get(allowance)
+        derived[allowance] = (min(ceiling, max(rule.minimum, rule.factor * measured)) if measured is not None
+                              else ceiling)
+    return derived
 
 
 def measure_notebook(course_root: Path, db_url: str, assignment: str, notebook: str, backend: str,
@@ -84,7 +122,7 @@ def measure_notebook(course_root: Path, db_url: str, assignment: str, notebook: 
         log: receives a warning when nothing could be measured.
 
     Returns:
-        grade_id -> {"kind", "seconds"} as recorded (empty when nothing was measured).
+        grade_id -> {"key", "seconds"} as recorded (empty when nothing was measured).
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -112,10 +150,10 @@ def measure_notebook(course_root: Path, db_url: str, assignment: str, notebook: 
         for grade_id, call in sorted(calls.items()):
             by_key.setdefault(call.key, []).append(grade_id)
         for grade_ids in by_key.values():
-            requests = [{"kind": calls[g].kind, "key": calls[g].key, "case": calls[g].inputs} for g in grade_ids]
+            requests = [{"kind": "question", "key": calls[g].key, "case": calls[g].inputs} for g in grade_ids]
             for grade_id, outcome in zip(grade_ids, run_batch(copy, requests, limits)):
                 if outcome.error is None:
-                    measured[grade_id] = {"kind": calls[grade_id].kind, "seconds": round(outcome.seconds, 4)}
+                    measured[grade_id] = {"key": calls[grade_id].key, "seconds": round(outcome.seconds, 4)}
                 else:
                     log(f"the reference fails test {grade_id} ({outcome.error}); its time is not recorded")
     except SandboxUnavailable as error:

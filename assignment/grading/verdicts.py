@@ -9,7 +9,6 @@ from assignment.grading.policy import Submission
 from assignment.grading.sandbox import Outcome
 from assignment.questions import question
 from assignment.questions._compare import revealing
-from assignment.training_check import judge_training
 
 
 @dataclass(frozen=True)
@@ -36,22 +35,13 @@ class Verdict:
 
 
 def title_of(call: TestCall) -> str:
-    if call.kind == "training":
-        return "Training check: an MLP made of your mytorch learns the digits"
-    info = question(call.key).INFO
-    hidden = "" if call.number == 1 else ", hidden"
-    return f"Test {call.number} of question {info.number} ({info.method}{hidden})"
-
-
-def module_of(call: TestCall) -> str:
-    """The student file a test depends on ("all" for the training check)."""
-    return "all" if call.kind == "training" else question(call.key).INFO.module
+    """What the test is called in the student's feedback, e.g. "Test 2 of question 1.1 (Linear.forward, hidden)"."""
+    return question(call.key).INFO.title(call.number, hidden=True)
 
 
 def blocked(grade_id: str, call: TestCall, submission: Submission) -> Verdict | None:
     """A zero without running anything, if the submission's files forbid grading this test."""
-    modules = ["mytorch/nn.py", "mytorch/optim.py"] if module_of(call) == "all" else [module_of(call)]
-    for module in modules:
+    for module in question(call.key).INFO.files:
         why = submission.problem_for(module)
         if why:
             return Verdict(grade_id, False, title_of(call), (why,))
@@ -59,18 +49,18 @@ def blocked(grade_id: str, call: TestCall, submission: Submission) -> Verdict | 
 
 
 def judge(grade_id: str, call: TestCall, outcome: Outcome) -> Verdict:
-    """Compare a run's answers with the expected ones (never runs student code)."""
+    """Compare a run's answers with the expected ones (never runs student code).
+
+    The question's own ``check`` does it, here in the grader's process: for the training
+    check, from the trained parameters, with the grader's own forward pass (no prediction
+    or accuracy made in the sandbox counts).
+    """
     title = title_of(call)
     if outcome.error is not None:
         return Verdict(grade_id, False, title, (outcome.error,))
     try:
-        if call.kind == "training":
-            # Scored here from the trained parameters, by the grader's own forward pass: no
-            # prediction or accuracy made in the sandbox counts.
-            problems = judge_training(call.case, outcome.outputs)
-        else:
-            with revealing(call.number == 1):
-                problems = question(call.key).check(call.case, outcome.outputs)
+        with revealing(call.number == 1):
+            problems = question(call.key).check(call.case, outcome.outputs)
     except Exception as error:  # a malformed answer must score zero, not crash the grader
         problems = [f"the answer could not be checked ({type(error).__name__}: {error})"]
     return Verdict(grade_id, not problems, title, tuple(problems))

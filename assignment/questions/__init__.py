@@ -1,7 +1,12 @@
-"""The nine questions: how each one runs a student's code and judges the answer.
+"""The graded questions: how each one runs a student's code and judges the answer.
 
-One module per question key. Each module has:
-    INFO: the question's key, number, method and notebook.
+Ten graded things, one module each, named by key: the nine questions of parts 1-3
+(``KEYS``) and the training check of part 4 (``TRAINING_KEY``); ``GRADED_KEYS``
+holds all ten. Whatever grades, judges, times, caches or reports a test goes
+through the same five names for each of them; what differs between them is
+data in ``INFO`` (its time allowance, its title, the files it runs...). Each
+module has:
+    INFO: the question's key, number, method, notebook, and the rest of ``_common.Info``.
     run(nn, optim, case) -> dict: calls the student's code on a test case and
         returns its answers as plain values (arrays, numbers, lists). This is
         the only part that executes student code.
@@ -23,6 +28,7 @@ from __future__ import annotations
 from importlib import import_module
 from types import ModuleType
 
+#: The nine questions of parts 1 to 3, in course order (what a student writes, one method each).
 KEYS = (
     "linear_forward",
     "relu_forward",
@@ -34,10 +40,22 @@ KEYS = (
     "sequential_backward",
     "sgd_step",
 )
+#: The graded training check of part 4: an MLP made of the student's mytorch must learn the digits.
+TRAINING_KEY = "training_accuracy"
+#: All ten graded things, in course order: the nine questions, then the training check.
+GRADED_KEYS = KEYS + (TRAINING_KEY,)
 
 
 def question(key: str) -> ModuleType:
-    """The module of question ``key``; a ValueError names the known keys otherwise."""
-    if key not in KEYS:
-        raise ValueError(f"unknown question key {key!r}; the keys are {', '.join(KEYS)}")
+    """The module of graded question ``key`` (one of ``GRADED_KEYS``); a ValueError names them otherwise."""
+    if key not in GRADED_KEYS:
+        raise ValueError(f"unknown question key {key!r}; the keys are {', '.join(GRADED_KEYS)}")
     return import_module(f"assignment.questions.{key}")
+
+
+def key_of(grade_id: str) -> str | None:
+    """The question a graded cell belongs to ("linear_forward_2" -> "linear_forward"), None if none."""
+    for key in GRADED_KEYS:
+        if grade_id == key or grade_id.startswith(key + "_"):
+            return key
+    return None

@@ -147,7 +147,7 @@ def run_in_sandbox(package_copy: Path, request: dict, limits: Limits = Limits())
 
     Args:
         package_copy: a folder holding the student's ``mytorch/`` (see ``policy.write_package``).
-        request: {"kind": "question" | "training" | "import", "key": ..., "case": {...}}.
+        request: {"kind": "question", "key": ..., "case": {...}} or {"kind": "import", "module": ...}.
         limits: the resources allowed, and the backend.
 
     Returns:
