@@ -5,6 +5,11 @@ Each function takes the student's modules and returns an ipywidgets widget::
     from assignment import viz
     viz.linear_forward(nn)
 
+Each visualizer is a pure probe and a thin view: ``viz/<key>.py`` holds ``probe(nn, ...)``
+(student modules in, plain data out: the question's verdict, arrays, marks, status lines; no
+ipywidgets or matplotlib) and the function above, which draws the probe's data with the view
+of ``viz/views/<key>.py`` (imported only then).
+
 Nothing here holds a solution: expected values come from definitions the
 notebooks state (a row times a column plus a bias, max(x, 0), the mean of
 -log p) or from central finite differences of the student's own forward pass.

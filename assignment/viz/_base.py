@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import html
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import ipywidgets as widgets
@@ -13,35 +12,18 @@ import ipywidgets as widgets
 from assignment.viz import _safe
 from assignment.viz._controls import Picture, Steps
 from assignment.viz._plots import LayeredFigure
+from assignment.viz._probe import SYMBOLS, Message, Probe, Status, level_of
 
-__all__ = ["Message", "Visualizer", "Stepper", "failed", "guarded", "level_of", "safely", "text_block"]
+__all__ = ["Message", "Visualizer", "ModesViz", "Stepper", "failed", "guarded", "level_of", "text_block"]
 
 # level -> (symbol, text colour, background)
 _STYLE = {
-    "ok": ("✔", "#1a7f37", "#e9f6ec"),
-    "info": ("ℹ", "#1f4e79", "#eef4fb"),
-    "todo": ("✎", "#7a5b00", "#fff6d6"),
-    "warn": ("⚠", "#7a5b00", "#fff6d6"),
-    "error": ("✘", "#b42318", "#fdecea"),
+    "ok": (SYMBOLS["ok"], "#1a7f37", "#e9f6ec"),
+    "info": (SYMBOLS["info"], "#1f4e79", "#eef4fb"),
+    "todo": (SYMBOLS["todo"], "#7a5b00", "#fff6d6"),
+    "warn": (SYMBOLS["warn"], "#7a5b00", "#fff6d6"),
+    "error": (SYMBOLS["error"], "#b42318", "#fdecea"),
 }
-
-
-def level_of(kind: str) -> str:
-    """The display level of an outcome kind."""
-    if kind == _safe.OK:
-        return "ok"
-    if kind in (_safe.NOT_IMPLEMENTED, _safe.MISSING):
-        return "todo"
-    return "error"
-
-
-@dataclass
-class Message:
-    """One line of a visualizer's status box."""
-
-    level: str  # ok, info, todo, warn, error
-    text: str
-    kind: str = _safe.OK  # the outcome kind behind it (for tests and for ``state``)
 
 
 def _messages_html(messages: list[Message]) -> str:
@@ -55,14 +37,14 @@ def _messages_html(messages: list[Message]) -> str:
     return "".join(lines)
 
 
-class Visualizer(widgets.VBox):
-    """The frame of a visualizer: heading, status box, figure picture, controls.
+class Visualizer(widgets.VBox, Status):
+    """The frame of a view: heading, status box, figure picture, controls; drawn from its probe.
 
     Fields read by tests:
-        messages: the status lines (``Message``).
-        status_text: the status lines as plain text.
-        state: ``"ok"`` or the kind of the first problem (``"not_implemented"``,
-            ``"error"``, ``"none"``, ``"shape"``, ``"nan"``, ``"mismatch"``, ...).
+        probe: what the probe found (plain data); its fields read on the view too (``w.x`` is
+            ``w.probe.x``) unless the view keeps a value of its own (one an interaction changes).
+        messages: the status lines (``Message``); ``status_text``, ``state``, ``passed``, ``problems``
+            as ``_probe.Status`` words them.
         image: the ``Picture`` holding the rendered figure (PNG bytes) and its alt text.
         render_ms: Python time of the last render, in milliseconds.
     """
@@ -71,86 +53,35 @@ class Visualizer(widgets.VBox):
     #: what the picture shows, in words (its alt text begins with it, then comes the verdict)
     picture = ""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, probe: Probe | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.probe = probe
         self.header = widgets.HTML(
             f'<div style="font-size:15px;font-weight:600;margin:2px 0">{html.escape(self.heading)}</div>')
         self.status = widgets.HTML()
         self.image = Picture(layout=widgets.Layout(max_width="100%"))
-        self.messages: list[Message] = []
-        self.judgements: list = []  # the questions' verdicts on this view's cases (``_judge.Verdict``)
+        self.messages: list[Message] = list(probe.messages) if probe is not None else []
+        self.judgements: list = list(probe.judgements) if probe is not None else []
         self.figure: LayeredFigure | None = None
         self.render_ms = 0.0
 
-    def verdict(self) -> str:
-        """The verdict in words: '✔ ...' or '✘ ...' from the status lines (never colour alone)."""
-        problems = [m for m in self.messages if m.level in ("error", "todo")]
-        if problems:
-            symbol = _STYLE[problems[0].level][0]
-            more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" \
-                if len(problems) > 1 else ""
-            return f"Verdict: {symbol} {problems[0].text}{more}"
-        done = [m for m in self.messages if m.level == "ok"]
-        if done:
-            return "Verdict: ✔ " + " ".join(m.text for m in done)
-        return "Verdict: " + (self.messages[0].text if self.messages else "nothing checked yet.")
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when the view has no such attribute: the probe's field of that name.
+        if name.startswith("_") or name == "probe":
+            raise AttributeError(name)
+        probe = self.__dict__.get("probe")
+        if probe is None or not hasattr(probe, name):
+            raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+        return getattr(probe, name)
 
     def alt_text(self) -> str:
         """The picture's alt text: what it shows, then the verdict."""
         shows = (self.picture or self.heading).rstrip(".")
         return f"{shows}. {self.verdict()}"
 
-    # -- status -------------------------------------------------------
-    def note(self, level: str, text: str, kind: str = _safe.OK) -> None:
-        """Add a status line (a line already shown is not repeated)."""
-        if not any(message.text == text for message in self.messages):
-            self.messages.append(Message(level, text, kind))
-
-    def note_outcome(self, outcome: _safe.Outcome, ok_text: str | None = None) -> None:
-        """Add the outcome's message (or ``ok_text`` when it is fine) and its notes."""
-        if outcome.ok:
-            if ok_text:
-                self.note("ok", ok_text)
-        else:
-            self.note(level_of(outcome.kind), outcome.message, outcome.kind)
-        for extra in outcome.notes:
-            self.note("warn", extra)
-
-    @property
-    def passed(self) -> bool:
-        """True when every check this view ran on its cases passes (and it ran one)."""
-        return bool(self.judgements) and all(verdict.passed for verdict in self.judgements)
-
-    @property
-    def problems(self) -> list[str]:
-        """The checks' problems on this view's cases, in their words."""
-        return [problem for verdict in self.judgements for problem in verdict.problems]
-
-    def note_verdict(self, verdict, ok_text: str, prefix: str = "") -> None:
-        """The question's check on this view's case (``_judge.Verdict``): ``ok_text`` when it
-        passes, else each of its problems in the check's own words (the first is the verdict)."""
-        if not any(known is verdict for known in self.judgements):
-            self.judgements.append(verdict)
-        if verdict.passed:
-            self.note("ok", ok_text)
-            return
-        for problem, kind in zip(verdict.problems, verdict.kinds):
-            self.note(level_of(kind), prefix + problem, kind)
-
     def show_messages(self) -> None:
         self.status.value = _messages_html(self.messages)
         self.image.alt = self.alt_text()
-
-    @property
-    def status_text(self) -> str:
-        return "\n".join(message.text for message in self.messages)
-
-    @property
-    def state(self) -> str:
-        for message in self.messages:
-            if message.level in ("error", "todo"):
-                return message.kind if message.kind != _safe.OK else "error"
-        return "ok"
 
     # -- drawing ------------------------------------------------------
     def render(self) -> None:
@@ -271,9 +202,59 @@ def failed(name: str, error: BaseException) -> widgets.Widget:
     return _Failed(name, error)
 
 
-def safely(name: str, cls: type, *args: Any, **kwargs: Any) -> widgets.Widget:
-    """``cls(*args, **kwargs)``; if that fails, a widget saying so (never raises)."""
-    try:
-        return cls(*args, **kwargs)
-    except Exception as error:  # noqa: BLE001 - Run All must go on
-        return failed(name, error)
+class ModesViz(Visualizer):
+    """A view with two runs (the student's own layers, the stand-ins), a toggle between them and a
+    stepper whose length follows the run shown (the Sequential views).
+
+    Subclasses call ``_start(runs, default, count)`` with each run's figure drawn, and define
+    ``_show(position)``; a run needs ``messages`` and ``shapes``.
+
+    Fields read by tests:
+        mode_buttons: ToggleButtons between the runs' modes.
+        figures: mode -> that run's LayeredFigure; ``panels`` the shown run's panels.
+        stepper, stage, highlight, arithmetic, arithmetic_text: what the current step shows.
+    """
+
+    def __init__(self, probe: Probe) -> None:
+        super().__init__(probe)
+        self.arithmetic = widgets.HTML()
+        self.arithmetic_text = ""
+        self.stage = 0
+        self.highlight: dict = {}
+        self.figures: dict = {}
+        self.panel_sets: dict = {}
+        self.shown = None
+
+    def _start(self, runs: dict, default: str, description: str) -> None:
+        """Build the toggle and the stepper and show run ``default``."""
+        for mode in runs:
+            self.figures[mode].draw()  # draw the static layer now: switching modes is then quick
+        self.runs_by_mode = runs
+        self.mode_buttons = widgets.ToggleButtons(options=list(runs), value=default, description="layers:",
+                                                  style={"button_width": "170px"})
+        self.stepper = Stepper(len(runs[default].shapes) + 1, self._show, description=description, interval=1200)
+        self.mode_buttons.observe(self._switch, names="value")
+        self.children = [self.header, self.status, self.mode_buttons, self.image, self.stepper, self.arithmetic]
+        self._activate(default)
+
+    @property
+    def panels(self) -> dict:
+        """The shown run's panels, by name."""
+        return self.panel_sets[self.shown.mode]
+
+    def _activate(self, mode: str) -> None:
+        self.shown = self.runs_by_mode[mode]
+        self.figure = self.figures[mode]
+        self.messages = list(self.shown.messages)
+        self.show_messages()
+        self.stepper.set_count(len(self.shown.shapes) + 1)  # the modes may have different numbers of layers
+
+    @guarded
+    def _switch(self, change: dict) -> None:
+        self._activate(change["new"])
+
+    def _say(self, text: str) -> None:
+        """Show ``text`` under the picture and render."""
+        self.arithmetic_text = text
+        self.arithmetic.value = text_block(text)
+        self.render()

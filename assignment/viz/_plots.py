@@ -13,27 +13,29 @@ what it changed:
 
 from __future__ import annotations
 
-import struct
 import textwrap
-import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
-from matplotlib.colors import Normalize, to_rgba
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.font_manager import findfont, get_font
 from matplotlib.patches import Rectangle
-from matplotlib.text import Text
 from matplotlib.transforms import offset_copy
+
+from assignment.viz._fastdraw import FastText, LayeredFigure, encode_png, fast_text
+from assignment.viz._probe import fmt, shape_note
 
 __all__ = [
     "DPI",
     "encode_png",
     "HIGHLIGHT",
     "MISMATCH",
+    "TARGET",
+    "SECOND",
+    "MUTED",
     "LayeredFigure",
     "MatrixPanel",
     "Panel",
@@ -53,6 +55,7 @@ HIGHLIGHT = "#ff7f0e"  # orange: the entries the stepper is looking at
 SECOND = "#2ca02c"  # green: a second highlight
 MISMATCH = "#d62728"  # red: entries that differ
 MUTED = "#777777"
+TARGET = "#6a3d9a"  # purple outline: the target class of each row
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -60,157 +63,6 @@ def new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=DPI, facecolor="white")
     FigureCanvasAgg(fig)
     return fig
-
-
-def fmt(value: float, digits: int = 2) -> str:
-    """A short label for one matrix entry."""
-    value = float(value)
-    if np.isnan(value):
-        return "nan"
-    if np.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    if abs(value) < 1e-12:  # rounding noise such as 1e-17 reads as 0
-        return "0"
-    size = abs(value)
-    if size >= 1000 or size < 10 ** (-digits) / 2:
-        mantissa, exponent = (f"{value:.1e}" if size >= 1000 else f"{value:.0e}").split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    elif size >= 100:
-        text = f"{value:.0f}"
-    elif size >= 10:
-        text = f"{value:.1f}"
-    else:
-        text = f"{value:.{digits}f}"
-    return text.replace("-", "−")
-
-
-def _chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-
-def encode_png(pixels: np.ndarray) -> bytes:
-    """RGB(A) pixels (height, width, 3 or 4, uint8) as an RGB PNG.
-
-    A minimal encoder: no row filter, zlib level 1. On these figures (flat
-    colours, much white) it is about twice as fast as Pillow's PNG writer and
-    gives files no larger.
-    """
-    height, width = pixels.shape[:2]
-    raw = np.zeros((height, 1 + 3 * width), np.uint8)  # each row: filter byte 0, then R G B ...
-    raw[:, 1:].reshape(height, width, 3)[...] = pixels[..., :3]  # one strided copy, no temporary
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, truecolour, no interlace
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw.tobytes(), 1))
-            + _chunk(b"IEND", b""))
-
-
-_SPRITES: dict = {}
-
-
-class FastText(Text):
-    """A Text drawn from a cached bitmap: much quicker for value labels redrawn often.
-
-    Only plain horizontal text without a box takes the fast path (on an Agg
-    renderer); anything else is drawn by matplotlib as usual.
-    """
-
-    def draw(self, renderer) -> None:
-        if not self.get_visible() or not self.get_text():
-            return
-        if (not isinstance(renderer, RendererAgg) or self.get_rotation() != 0
-                or self.get_bbox_patch() is not None or "\n" in self.get_text()):
-            super().draw(renderer)
-            return
-        prop = self.get_fontproperties()
-        colour = to_rgba(self.get_color(), self.get_alpha())
-        key = (self.get_text(), prop.get_size_in_points(), prop.get_weight(), tuple(prop.get_family()),
-               colour, renderer.dpi, self.get_ha(), self.get_va())
-        sprite = _SPRITES.get(key)
-        if sprite is None:
-            if len(_SPRITES) > 5000:
-                _SPRITES.clear()
-            font = get_font(findfont(prop))
-            font.clear()
-            font.set_size(prop.get_size_in_points(), renderer.dpi)
-            font.set_text(self.get_text(), 0.0, flags=get_hinting_flag())
-            font.draw_glyphs_to_bitmap(antialiased=True)
-            coverage = np.asarray(font.get_image()).astype(float) * colour[3]
-            sprite = np.zeros(coverage.shape + (4,), np.uint8)
-            sprite[..., :3] = np.round(np.array(colour[:3]) * 255).astype(np.uint8)
-            sprite[..., 3] = coverage.astype(np.uint8)
-            sprite = np.ascontiguousarray(sprite[::-1])
-            _SPRITES[key] = sprite
-        h, w = sprite.shape[:2]
-        px, py = self.get_transform().transform(self.get_position())
-        x0 = {"center": px - w / 2, "left": px, "right": px - w}.get(self.get_ha(), px - w / 2)
-        y0 = {"center": py - h / 2, "baseline": py, "bottom": py, "top": py - h}.get(self.get_va(), py - h / 2)
-        gc = renderer.new_gc()
-        renderer.draw_image(gc, round(x0), round(y0), sprite)
-        gc.restore()
-
-
-def fast_text(ax, x: float, y: float, text: str = "", **kwargs) -> FastText:
-    """Add a ``FastText`` to ``ax`` at data coordinates (x, y)."""
-    artist = FastText(x, y, text, **kwargs)
-    ax.add_artist(artist)
-    return artist
-
-
-class LayeredFigure:
-    """A figure rendered to PNG in three layers (static, values, overlay)."""
-
-    def __init__(self, fig: Figure) -> None:
-        self.fig = fig
-        self._values: list = []
-        self._overlay: list = []
-        self._bg_static = None
-        self._bg_values = None
-        self._static_dirty = True
-        self._values_dirty = True
-
-    def value(self, artist):
-        """Register an artist redrawn whenever the data change."""
-        artist.set_animated(True)
-        self._values.append(artist)
-        return artist
-
-    def overlay(self, artist):
-        """Register an artist redrawn at every render (highlights)."""
-        artist.set_animated(True)
-        self._overlay.append(artist)
-        return artist
-
-    def values_changed(self) -> None:
-        self._values_dirty = True
-
-    def static_changed(self) -> None:
-        self._static_dirty = True
-
-    def draw(self) -> np.ndarray:
-        """Bring the canvas up to date; return its RGBA pixels."""
-        canvas = self.fig.canvas
-        if self._static_dirty or self._bg_static is None:
-            canvas.draw()
-            self._bg_static = canvas.copy_from_bbox(self.fig.bbox)
-            self._static_dirty = False
-            self._values_dirty = True
-        renderer = canvas.get_renderer()
-        if self._values_dirty or self._bg_values is None:
-            canvas.restore_region(self._bg_static)
-            for artist in self._values:
-                if artist.get_visible():
-                    artist.draw(renderer)
-            self._bg_values = canvas.copy_from_bbox(self.fig.bbox)
-            self._values_dirty = False
-        else:
-            canvas.restore_region(self._bg_values)
-        for artist in self._overlay:
-            if artist.get_visible():
-                artist.draw(renderer)
-        return np.asarray(canvas.buffer_rgba())
-
-    def png(self) -> bytes:
-        """The figure as PNG bytes."""
-        return encode_png(self.draw())
 
 
 @dataclass
@@ -289,14 +141,6 @@ def matrix_rows(
                 x += item.width
         top -= row_height
     return LayeredFigure(fig), axes
-
-
-def shape_note(got, needed) -> str:
-    """The two-line panel message for a wrong shape, e.g. 'yours: (2,4)' / 'needed: (4,2)'."""
-    def compact(shape) -> str:
-        return "(" + ",".join(str(int(s)) for s in tuple(shape)) + ("," if len(tuple(shape)) == 1 else "") + ")"
-
-    return f"yours: {compact(got)}\nneeded: {compact(needed)}"
 
 
 def _wrap(message: str, columns: int) -> str:

@@ -1,39 +1,34 @@
-"""Question 2.4 (sequential_backward): the gradient flowing back from the loss
-through every layer, each stage with its shape.
+"""Question 2.4 (sequential_backward): the gradient flowing back from the loss through every
+layer, each stage with its shape.
 
-The verdict is question 2.4's check on this view's case: the student's Sequential
-wired to the questions' computing stand-in layers and loss (``questions/_standins.py``,
-the tests' own), each layer's received gradient held against what the grader's code
-recomputes. A second picture runs the student's own Linear, ReLU and
-CrossEntropyLoss through their Sequential (the chain by hand, the stored gradients,
-finite differences of the whole network); its remarks are notes, not the verdict
-(the layers and the loss are judged by their own questions)."""
+``probe`` gives question 2.4's verdict on the view's case (the student's Sequential wired to the
+questions' computing stand-in layers and loss, each layer's received gradient held against what
+the grader's code recomputes) and a second run of the student's own Linear, ReLU and
+CrossEntropyLoss through their Sequential (the chain by hand, the stored gradients, finite
+differences of the whole network: notes only, the layers and the loss are judged by their own
+questions); ``sequential_backward`` shows both (``views/sequential_backward.py``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 
+from assignment.questions._compare import entry_differs
+from assignment.questions._standins import network
 from assignment.viz import _safe
-from assignment.viz._base import Message, Stepper, Visualizer, guarded, level_of, safely, text_block
 from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
 from assignment.viz._fd import central_differences
-from assignment.questions._compare import entry_differs as compare
-from assignment.viz._plots import HIGHLIGHT, MUTED, SECOND, Op, Panel, fixed_panel, matrix_rows, shape_note, shape_title
-from assignment.questions import question
-from assignment.questions._compare import entry_differs
-from assignment.questions._standins import network
-from assignment.viz._judge import judge
-from assignment.viz.sequential_forward import (STANDIN_TEXT, STANDINS, YOURS, layer_name, role_names, standin_case,
-                                              student_layers)
+from assignment.viz._judge import Verdict, judge
+from assignment.viz._layers import (STANDIN_TEXT, STANDINS, YOURS, calls_note, combine, layer_name, role_names,
+                                    stage_shapes, standin_case, student_layers, verdict_messages)
+from assignment.viz._probe import Message, Probe, level_of, shape_note, unusable_note
+from assignment.viz._show import show
 
-__all__ = ["SequentialBackwardViz", "sequential_backward"]
-
-_CELL = 0.38
-_OP = 1.0
+__all__ = ["BackwardRun", "SequentialBackwardProbe", "probe", "sequential_backward"]
 
 
 @dataclass
@@ -58,85 +53,41 @@ class BackwardRun:
     received_differs: list = field(default_factory=list)  # stand-ins: where that differs from what it must receive
     received_notes: list = field(default_factory=list)  # stand-ins: why a layer shows no received gradient
     messages: list[Message] = field(default_factory=list)
-    figure: object = None
-    panels: dict = field(default_factory=dict)
 
 
-class SequentialBackwardViz(Visualizer):
-    """The backward pass of the student's Sequential, stage by stage.
+@dataclass(kw_only=True)
+class SequentialBackwardProbe(Probe):
+    """Question 2.4's verdict and both runs.
 
-    Fields read by tests:
-        x, labels: the seeded input (float64) and labels.
-        mode_buttons: ToggleButtons between ``YOURS`` and ``STANDINS`` layers.
-        run: the ``BackwardRun`` of the current mode (``grads``, ``returned``, ``differs``, ``estimate``...);
-            ``runs`` holds both.
-        stepper: walks back: 0 = loss.backward(), k = the k-th layer from the end, last = the comparison.
-        stage, highlight, arithmetic, arithmetic_text: what the current step shows.
+    Fields:
+        x, labels: the seeded input (float64) and labels; ``params`` each Linear's (weight, bias).
+        judgement: question 2.4's verdict on the stand-in case.
+        runs: both runs, by mode; ``default`` the mode shown first.
     """
 
-    heading = "Question 2.4 · Sequential.backward: from the loss back to the input, one layer at a time"
-    picture = ("The forward stages of the network and, under them, the gradient flowing back stage by stage with its shapes; your Sequential.backward result beside finite differences of the whole network")
+    x: np.ndarray
+    labels: np.ndarray
+    params: list
+    sizes: tuple
+    judgement: Verdict
+    runs: dict[str, BackwardRun] = field(default_factory=dict)
+    default: str = STANDINS
 
-    def __init__(self, nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0) -> None:
-        super().__init__()
-        sizes = tuple(int(s) for s in sizes)
-        # Offset 1: with it no hidden value of the default network sits near ReLU's kink and no gradient
-        # row vanishes by a coincidence of the tenths (kinks are detected and skipped anyway).
-        rng = np.random.default_rng(seed + 1)
-        n = int(batch_size)
-        self.sizes = sizes
-        self.x = tenths(rng, (n, sizes[0]), low=-2, high=2, avoid_zero=0.1, dtype=np.float64)
-        self.params = [(tenths(rng, (a, b), dtype=np.float64), tenths(rng, (1, b), dtype=np.float64))
-                       for a, b in zip(sizes[:-1], sizes[1:])]
-        self.labels = seeded_labels(rng, n, sizes[-1])
-        self.case = standin_case(sizes, self.x, seed, batch=True)
-        self.judgement = judge("sequential_backward", nn, None, self.case)
-        self.judgements = [self.judgement]
-        self.arithmetic = widgets.HTML()
-        self.arithmetic_text = ""
-        self.stage = 0
-        self.highlight: dict = {}
 
-        self.runs = {YOURS: self._run(nn, YOURS), STANDINS: self._run_standins()}
-        yours = self.runs[YOURS]
-        ready = all(g is not None for g in yours.grads) and bool(yours.grads)
-        default = YOURS if ready else STANDINS
-        verdict = self._verdict_messages()
-        notes = [Message("info", "With your own layers: " + _safe.clause(m.text) + ".", _safe.OK)
-                 for m in yours.messages]
-        yours.messages = verdict + notes
-        self.runs[STANDINS].messages = verdict + self.runs[STANDINS].messages
-        if not ready:
-            self.runs[STANDINS].messages.append(Message(
-                "info", "Your layers cannot run backward yet, so the picture shows the stand-in layers the tests use."))
-        for run in self.runs.values():
-            (self._draw if run.mode == YOURS else self._draw_standins)(run)
-            run.figure.draw()
-        self.mode_buttons = widgets.ToggleButtons(options=[YOURS, STANDINS], value=default, description="layers:",
-                                                  style={"button_width": "170px"})
-        self.run = self.runs[default]
-        self.stepper = Stepper(len(self.run.shapes) + 1, self._show, description="step", interval=1200)
-        self.mode_buttons.observe(self._switch, names="value")
-        self.children = [self.header, self.status, self.mode_buttons, self.image, self.stepper, self.arithmetic]
-        self._activate(self.run)
+class _Runs:
+    """Both runs of the probe on one network (the student's code is called through ``_safe`` only)."""
 
-    # -- the student's code ---------------------------------------------
+    def __init__(self, nn: Any, found: SequentialBackwardProbe) -> None:
+        self.nn, self.x, self.labels, self.params = nn, found.x, found.labels, found.params
+        self.sizes, self.case, self.judgement = found.sizes, found.case, found.judgement
+
     def _layers(self, nn, mode: str) -> _safe.Outcome:
         return student_layers(nn, self.params)
 
     def _loss(self, nn, mode: str) -> _safe.Outcome:
         return _safe.construct(nn, "CrossEntropyLoss", label="CrossEntropyLoss()")
 
-    def _verdict_messages(self) -> list[Message]:
-        """Question 2.4's check on the stand-in case, in its words (the verdict of both pictures)."""
-        j = self.judgement
-        if j.passed:
-            return [Message("ok", f"Sequential.backward passes question 2.4's check on a network of "
-                            f"{len(self.case['layers'])} {STANDIN_TEXT}: loss_function.backward() once, then every "
-                            "layer's backward, last to first, each given the gradient the layer after it returned.")]
-        return [Message(level_of(kind), problem, kind) for problem, kind in zip(j.problems, j.kinds)]
-
-    def _run_standins(self) -> BackwardRun:
+    def run_standins(self) -> BackwardRun:
         """The judged picture: what each stand-in layer must receive (the grader's) and what it received."""
         r = BackwardRun(STANDINS)
         net = network(self.case, rows=self.x.shape[0])
@@ -159,21 +110,12 @@ class SequentialBackwardViz(Visualizer):
                     r.received_differs[k] = entry_differs(r.received[k], must[k])
                 elif checked.kind == _safe.SHAPE:
                     r.received_notes[k] = shape_note(np.shape(checked.value), r.shapes[k + 1])
-            calls = question("sequential_backward").shown(self.case, outputs)
-            if calls:
-                r.messages.append(Message("info", f"Your backward calls: {calls[0][1]} (expected {calls[0][2]})."))
+            r.messages += calls_note("sequential_backward", self.case, outputs, "backward")
         return r
 
-    def _run(self, nn, mode: str) -> BackwardRun:
+    def run(self, nn, mode: str) -> BackwardRun:
         r = BackwardRun(mode)
-        n = self.x.shape[0]
-        if mode == YOURS:
-            r.shapes = [self.x.shape]
-            for k, width in enumerate(self.sizes[1:]):
-                r.shapes.append((n, width))
-                if k < len(self.sizes) - 2:
-                    r.shapes.append((n, width))
-            r.loss_label = "CrossEntropyLoss"
+        r.shapes, r.loss_label = stage_shapes(self.sizes, self.x.shape[0]), "CrossEntropyLoss"
         depth = len(r.shapes) - 1
         r.grads = [None] * (depth + 1)
         r.grad_notes = ["not reached"] * (depth + 1)
@@ -374,7 +316,7 @@ class SequentialBackwardViz(Visualizer):
         r.kinks = outcome.value.kinks
         if r.returned_nothing and r.grads[0] is not None:
             # Nothing returned: finite differences still check the chain the view draws.
-            if (compare(r.grads[0], r.estimate) & ~r.kinks).any():
+            if (entry_differs(r.grads[0], r.estimate) & ~r.kinks).any():
                 r.messages.append(Message(
                     "info", "Finite differences of the whole network disagree with the chained gradient ∂L/∂X: "
                     "the layers' or the loss's backward is off (questions 2.1 to 2.3)."))
@@ -382,7 +324,7 @@ class SequentialBackwardViz(Visualizer):
                 r.messages.append(Message("ok", "The chained gradient ∂L/∂X matches finite differences of the "
                                           "network's loss with respect to X."))
         elif r.returned is not None:
-            r.estimate_differs = compare(r.returned, r.estimate) & ~r.kinks
+            r.estimate_differs = entry_differs(r.returned, r.estimate) & ~r.kinks
             if r.estimate_differs.any() and r.differs is not None and not r.differs.any():
                 r.messages.append(Message(
                     "info", "Finite differences of the whole network disagree with the chained gradient: the "
@@ -390,138 +332,6 @@ class SequentialBackwardViz(Visualizer):
             elif not r.estimate_differs.any():
                 r.messages.append(Message("ok", "The returned gradient also matches finite differences of the "
                                           "network's loss with respect to X."))
-
-    # -- drawing --------------------------------------------------------
-    def _draw(self, r: BackwardRun) -> None:
-        depth = len(r.shapes) - 1
-        top = [Panel("s0", r.shapes[0])]
-        bottom = [Panel("g0", r.shapes[0])]
-        for k in range(1, depth + 1):
-            name = r.names[k - 1]
-            top += [Op(f"{name}\n⟶", _OP, 8), Panel(f"s{k}", r.shapes[k])]
-            bottom += [Op(f"⟵\n{name}\n.backward", _OP, 8), Panel(f"g{k}", r.shapes[k])]
-        loss_name = "loss" if r.mode == YOURS else "probe\nloss"
-        top.append(Op(f"⟶ {loss_name}", _OP, 9))
-        bottom.append(Op("⟵ loss\n.backward()", _OP, 8))
-        third = [Panel("ret", r.shapes[0]), Op("vs", _OP, 10), Panel("fd", r.shapes[0])]
-        r.figure, axes = matrix_rows([top, bottom, third], cell=_CELL, title_height=0.45, bottom=0.2)
-        f = r.figure
-        for k in range(depth + 1):
-            title = "X (input)" if k == 0 else f"after layer {k}"
-            panel = fixed_panel(f, axes[f"s{k}"], r.shapes[k], shape_title(title, r.shapes[k]), fontsize=7)
-            panel.set(r.stages[k] if k < len(r.stages) else None, message=None if (
-                k < len(r.stages) and r.stages[k] is not None) else "not reached")
-            r.panels[f"s{k}"] = panel
-            gtitle = "∂L/∂X" if k == 0 else f"∂L/∂(after {k})"
-            gpanel = fixed_panel(f, axes[f"g{k}"], r.shapes[k], shape_title(gtitle, r.shapes[k]), fontsize=7)
-            gpanel.set(r.grads[k], message=r.grad_notes[k] if r.grads[k] is None else None)
-            r.panels[f"g{k}"] = gpanel
-        ret = fixed_panel(f, axes["ret"], r.shapes[0], shape_title("Sequential.backward", r.shapes[0]), fontsize=7)
-        ret.set(r.returned, message=r.returned_note or (None if r.returned is not None else "not available"))
-        ret.mark(r.differs)
-        r.panels["ret"] = ret
-        fd = fixed_panel(f, axes["fd"], r.shapes[0], shape_title("finite differences", r.shapes[0]), fontsize=7)
-        fd.set(r.estimate, message=None if r.estimate is not None else "needs a working forward")
-        fd.mark(r.kinks, MUTED)
-        r.panels["fd"] = fd
-
-    def _draw_standins(self, r: BackwardRun) -> None:
-        """Two rows, right to left as the gradient flows: what each layer must receive (the grader's),
-        and what your Sequential.backward handed it (mismatches marked)."""
-        depth = len(r.shapes) - 1
-        top = [Op("must\nreceive", _OP, 9)]
-        bottom = [Op("your\nSequential\nhanded", _OP, 9)]
-        for k in range(1, depth + 1):
-            after = r.names[k].replace(" stand-in", "") if k < depth else ""  # layer k maps m{k+1} to m{k}
-            top += [Panel(f"m{k}", r.shapes[k]), Op(f"⟵\n{after}\n.backward", _OP, 8) if k < depth else
-                    Op("⟵ loss\n.backward()", _OP, 8)]
-            bottom += [Panel(f"y{k}", r.shapes[k]), Op("", _OP)]
-        r.figure, axes = matrix_rows([top, bottom], cell=_CELL, title_height=0.45, bottom=0.2)
-        f = r.figure
-        for k in range(1, depth + 1):
-            title = f"layer {k - 1} ({r.names[k - 1].replace(' stand-in', '')})"
-            must = fixed_panel(f, axes[f"m{k}"], r.shapes[k], shape_title(title, r.shapes[k]), fontsize=7)
-            must.set(r.grads[k])
-            r.panels[f"m{k}"] = must
-            yours = fixed_panel(f, axes[f"y{k}"], r.shapes[k], shape_title(f"to layer {k - 1}", r.shapes[k]), fontsize=7)
-            got = r.received[k - 1] if r.received else None
-            yours.set(got, message=None if got is not None else r.received_notes[k - 1])
-            yours.mark(r.received_differs[k - 1] if r.received_differs else None)
-            r.panels[f"y{k}"] = yours
-
-    def _show_standins(self, r: BackwardRun, position: int) -> str:
-        """Highlight the step ``position`` of the judged picture; return its text."""
-        depth = len(r.shapes) - 1
-        if position == 0:
-            r.panels[f"m{depth}"].outline("now", "all", color=HIGHLIGHT)
-            self.highlight = {"current": f"m{depth}"}
-            return (f"the stand-in loss's backward() gives ∂L/∂(network output), shaped {r.shapes[depth]}: "
-                    f"layer {depth - 1}, the last, must receive it.")
-        if position <= depth:
-            k = depth - position + 1
-            r.panels[f"m{k}"].outline("now", "all", color=HIGHLIGHT)
-            r.panels[f"y{k}"].outline("in", "all", color=SECOND)
-            self.highlight = {"current": f"m{k}", "input": f"y{k}"}
-            got = r.received[k - 1] if r.received else None
-            wrong = r.received_differs[k - 1] if r.received_differs else None
-            state = (f"nothing usable ({r.received_notes[k - 1]})" if got is None else
-                     "✘ a different gradient" if wrong is None or wrong.any() else "✔ the right gradient")
-            source = "the loss" if k == depth else f"layer {k}'s backward"
-            return (f"layer {k - 1} ({r.names[k - 1]}) must receive what {source} returned, shaped {r.shapes[k]} "
-                    f"(orange); your Sequential.backward handed it {state} (green).")
-        return "the verdict:\n" + (r.messages[0].text if r.messages else "")
-
-    def _activate(self, r: BackwardRun) -> None:
-        self.run = r
-        self.figure = r.figure
-        self.messages = list(r.messages)
-        self.show_messages()
-        self.stepper.set_count(len(r.shapes) + 1)  # the modes may have different numbers of layers
-
-    @guarded
-    def _switch(self, change: dict) -> None:
-        self._activate(self.runs[change["new"]])
-
-    @guarded
-    def _show(self, position: int) -> None:
-        r = self.run
-        depth = len(r.shapes) - 1
-        position = int(position) % (depth + 2)
-        self.stage = position
-        for panel in r.panels.values():
-            panel.clear_outlines()
-        if r.mode == STANDINS:
-            self.arithmetic_text = self._show_standins(r, position)
-            self.arithmetic.value = text_block(self.arithmetic_text)
-            self.render()
-            return
-        if position == 0:
-            r.panels[f"s{depth}"].outline("in", "all", color=SECOND)
-            r.panels[f"g{depth}"].outline("now", "all", color=HIGHLIGHT)
-            self.highlight = {"input": f"s{depth}", "current": f"g{depth}"}
-            text = (f"{r.loss_label}.backward() gives ∂L/∂(network output) (orange), shaped like the output "
-                    f"{r.shapes[depth]} (green).")
-        elif position <= depth:
-            k = depth - position + 1  # the layer whose backward runs now
-            r.panels[f"g{k}"].outline("in", "all", color=SECOND)
-            r.panels[f"g{k - 1}"].outline("now", "all", color=HIGHLIGHT)
-            self.highlight = {"input": f"g{k}", "current": f"g{k - 1}"}
-            text = (f"layer {k}: {r.names[k - 1]}.backward maps the gradient {r.shapes[k]} (green) to "
-                    f"{r.shapes[k - 1]} (orange), the shape of its own input.")
-            if r.grads[k - 1] is None:
-                text += f"\nthis gradient has no value: {r.grad_notes[k - 1]}."
-        else:
-            r.panels["g0"].outline("in", "all", color=SECOND)
-            r.panels["ret"].outline("now", "all", color=HIGHLIGHT)
-            r.panels["fd"].outline("fd", "all", color=SECOND)
-            self.highlight = {"input": "g0", "current": "ret"}
-            verdicts = [m.text for m in r.messages if "Sequential.backward" in m.text or "Finite" in m.text
-                        or "finite differences" in m.text]
-            text = "your Sequential.backward (orange) against the chained gradient and finite differences (green):\n" \
-                + ("\n".join(verdicts) if verdicts else "nothing to compare (see above)")
-        self.arithmetic_text = text
-        self.arithmetic.value = text_block(text)
-        self.render()
 
 
 def _same(got, expected: np.ndarray) -> bool:
@@ -533,7 +343,46 @@ def _same(got, expected: np.ndarray) -> bool:
         return False
 
 
-def sequential_backward(nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0) -> widgets.Widget:
+def probe(nn, optim=None, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0) -> SequentialBackwardProbe:
+    """Question 2.4's check on a stand-in network of ``sizes``, and a run of the student's own layers and loss.
+
+    Args:
+        nn: the student's ``mytorch.nn`` module; ``optim`` is not used.
+        sizes: layer widths of the MLP, input first (Linear, ReLU, ..., Linear).
+        batch_size: rows of X.
+        seed: seed of the input, the labels, the weights and the stand-ins.
+
+    Returns:
+        A ``SequentialBackwardProbe``.
+    """
+    sizes = tuple(int(s) for s in sizes)
+    # Offset 1: with it no hidden value of the default network sits near ReLU's kink and no gradient
+    # row vanishes by a coincidence of the tenths (kinks are detected and skipped anyway).
+    rng = np.random.default_rng(seed + 1)
+    n = int(batch_size)
+    x = tenths(rng, (n, sizes[0]), low=-2, high=2, avoid_zero=0.1, dtype=np.float64)
+    params = [(tenths(rng, (a, b), dtype=np.float64), tenths(rng, (1, b), dtype=np.float64))
+              for a, b in zip(sizes[:-1], sizes[1:])]
+    labels = seeded_labels(rng, n, sizes[-1])
+    case = standin_case(sizes, x, seed, batch=True)
+    judgement = judge("sequential_backward", nn, None, case)
+    found = SequentialBackwardProbe(x=x, labels=labels, params=params, sizes=sizes, case=case, judgement=judgement,
+                                    judgements=[judgement])
+    runs = _Runs(nn, found)
+    yours, standins = runs.run(nn, YOURS), runs.run_standins()
+    ready = all(g is not None for g in yours.grads) and bool(yours.grads)
+    verdict = verdict_messages(judgement, f"Sequential.backward passes question 2.4's check on a network of "
+                               f"{len(case['layers'])} {STANDIN_TEXT}: loss_function.backward() once, then every "
+                               "layer's backward, last to first, each given the gradient the layer after it returned.")
+    yours.messages, standins.messages, found.default = combine(
+        verdict, yours.messages, standins.messages, ready, "With your own layers: ",
+        "Your layers cannot run backward yet, so the picture shows the stand-in layers the tests use.")
+    found.runs = {YOURS: yours, STANDINS: standins}
+    found.messages = list(found.runs[found.default].messages)
+    return found
+
+
+def sequential_backward(nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0):
     """Visualize the student's ``Sequential.backward``: ``viz.sequential_backward(nn)``.
 
     Args:
@@ -545,4 +394,5 @@ def sequential_backward(nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, se
     Returns:
         A ``SequentialBackwardViz`` (an ``ipywidgets.VBox``); never raises.
     """
-    return safely("sequential_backward", SequentialBackwardViz, nn, sizes=sizes, batch_size=batch_size, seed=seed)
+    return show("sequential_backward", "SequentialBackwardViz", probe, nn, sizes=sizes, batch_size=batch_size,
+                seed=seed)
