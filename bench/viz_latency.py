@@ -10,11 +10,18 @@ interaction: the callback, the calls into mytorch, the redraw and the PNG encodi
     python bench/viz_latency.py            # N = 30
     python bench/viz_latency.py --n 100
     python bench/viz_latency.py --quick    # N = 3, for a smoke test
+    python bench/viz_latency.py --side-by-side   # the fast drawing against plain matplotlib
 
 Two tables come out: interactions (median, p90, max wall-clock ms, median CPU ms of
 the process, within budget or not) and one-off actions (building each widget; one
 epoch of training from the Train button). On a busy machine the wall-clock times
 grow with the load while the CPU column stays put: read both.
+
+``--side-by-side`` builds every widget twice, once with the fast drawing of
+``assignment/viz/_fastdraw.py`` (cached layers, cached text bitmaps, the small PNG writer)
+and once with plain matplotlib (``canvas.draw()`` of the whole figure, matplotlib's PNG
+writer), and alternates their interactions call by call, so that a burst of load elsewhere
+costs both alike; it prints both medians and p90s and their ratios.
 """
 
 from __future__ import annotations
@@ -170,11 +177,48 @@ def format_rows(rows: list[tuple[str, str, list[float]]], *, budget: bool) -> st
     return "\n".join(lines)
 
 
+def side_by_side(nn, optim, n: int) -> str:
+    """The table of every interaction with the fast drawing and with plain matplotlib, alternated."""
+    from assignment.viz import _fastdraw
+
+    built = {}
+    for plain in (False, True):
+        _fastdraw.use_plain(plain)
+        built[plain] = interactions(nn, optim)
+    times: dict = {False: [], True: []}
+    for (name, what, _, fast), (_, _, _, slow) in zip(built[False], built[True]):
+        runs = {False: Times(), True: Times()}
+        for plain in (False, True):
+            runs[plain].cpu = []
+            _fastdraw.use_plain(plain)
+            (slow if plain else fast)()  # one warm-up each
+        for _ in range(n):
+            for plain, action in ((False, fast), (True, slow)):
+                _fastdraw.use_plain(plain)
+                start, start_cpu = time.perf_counter(), time.process_time()
+                action()
+                runs[plain].cpu.append((time.process_time() - start_cpu) * 1000)
+                runs[plain].append((time.perf_counter() - start) * 1000)
+        for plain in (False, True):
+            times[plain].append((name, what, runs[plain]))
+    _fastdraw.use_plain(False)
+    head = (f"{'visualizer':<20} {'interaction':<24} {'fast med':>8} {'p90':>6} {'plain med':>9} {'p90':>6}"
+            f" {'ratio med':>9} {'ratio p90':>9}  {'plain < 50':>10}")
+    lines = [head, "-" * len(head)]
+    for (name, what, fast), (_, _, slow) in zip(times[False], times[True]):
+        fm, fp, sm, sp = statistics.median(fast), p90(fast), statistics.median(slow), p90(slow)
+        lines.append(f"{name:<20} {what:<24} {fm:>8.1f} {fp:>6.1f} {sm:>9.1f} {sp:>6.1f} {sm / fm:>8.2f}x {sp / fp:>8.2f}x"
+                     f"  {'yes' if sp < BUDGET_MS else 'NO':>10}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=30, help="repetitions of each interaction")
     parser.add_argument("--builds", type=int, default=5, help="repetitions of each one-off action")
     parser.add_argument("--quick", action="store_true", help="3 repetitions of everything (smoke test)")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="the fast drawing against plain matplotlib, interactions alternated")
     args = parser.parse_args(argv)
     n, builds = (3, 1) if args.quick else (args.n, args.builds)
 
@@ -184,6 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"viz latency: Python time per interaction, reference mytorch, {platform.python_implementation()} "
           f"{platform.python_version()}, numpy {np.__version__}, matplotlib {matplotlib.__version__}, "
           f"{os.cpu_count()} CPUs, load average {load:.1f}")
+    if args.side_by_side:
+        print()
+        print(f"Interactions, fast drawing against plain matplotlib (each {n} times, alternated; ms)")
+        print(side_by_side(nn, optim, n))
+        return 0
     rows = [(name, what, measure(action, n)) for name, what, _, action in interactions(nn, optim)]
     print()
     print(f"Interactions (each {n} times after one warm-up; budget {BUDGET_MS:g} ms at the 90th percentile)")
