@@ -65,6 +65,21 @@ _SLIDER_KEYS_JS = """
         e.stopPropagation();
       });
     }
+    // A labelled range input and its readout at the end of row, in el; the keys are the control's.
+    function sliderIn(row, el, model) {
+      const label = document.createElement("label");
+      const slider = document.createElement("input");
+      slider.type = "range";
+      const output = document.createElement("output");
+      label.appendChild(document.createTextNode(model.get("description") + " "));
+      label.appendChild(slider);
+      row.appendChild(label);
+      row.appendChild(output);
+      el.appendChild(row);
+      // Keys belong to the control (arrows move the slider), not to JupyterLab's shortcuts.
+      el.setAttribute("data-lm-suppress-shortcuts", "true");
+      return [slider, output];
+    }
 """
 
 class Picture(anywidget.AnyWidget):
@@ -133,19 +148,9 @@ class Steps(anywidget.AnyWidget):
         row.appendChild(b);
         buttons[name] = b;
       }
-      const label = document.createElement("label");
-      const slider = document.createElement("input");
-      slider.type = "range";
+      const [slider, output] = sliderIn(row, el, model);
       slider.min = 0;
       slider.step = 1;
-      const output = document.createElement("output");
-      label.appendChild(document.createTextNode(model.get("description") + " "));
-      label.appendChild(slider);
-      row.appendChild(label);
-      row.appendChild(output);
-      el.appendChild(row);
-      // Keys belong to the control (arrows move the slider), not to JupyterLab's shortcuts.
-      el.setAttribute("data-lm-suppress-shortcuts", "true");
       row.setAttribute("aria-label", "Stepper over the " + model.get("description") + " positions");
       keys(slider);
       slider.addEventListener("input", () => {
@@ -245,17 +250,7 @@ class RangeSlider(anywidget.AnyWidget):
     function render({ model, el }) {
       const row = document.createElement("div");
       row.className = "mt-row";
-      const label = document.createElement("label");
-      const slider = document.createElement("input");
-      slider.type = "range";
-      const output = document.createElement("output");
-      label.appendChild(document.createTextNode(model.get("description") + " "));
-      label.appendChild(slider);
-      row.appendChild(label);
-      row.appendChild(output);
-      el.appendChild(row);
-      // Keys belong to the control (arrows move the slider), not to JupyterLab's shortcuts.
-      el.setAttribute("data-lm-suppress-shortcuts", "true");
+      const [slider, output] = sliderIn(row, el, model);
       const log = () => model.get("log");
       const format = (v) => {
         const f = model.get("readout_format");

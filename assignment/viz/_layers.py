@@ -105,21 +105,27 @@ def calls_note(key: str, case: dict, outputs: dict, what: str) -> list[Message]:
     return [Message("info", f"Your {what} calls: {calls[0][1]} (expected {calls[0][2]}).")] if calls else []
 
 
-def combine(verdict: list[Message], yours: list[Message], standins: list[Message], ready: bool,
-            prefix: str, fallback: str) -> tuple[list[Message], list[Message], str]:
-    """The status lines of both runs: the verdict first, then each run's own remarks (those of the
-    student's own layers as notes, prefixed), and the run shown first.
+def combine(found: Any, yours: Any, standins: Any, ready: bool, ok_text: str, prefix: str, fallback: str) -> dict:
+    """Both runs' status lines: the verdict first (the check's on the stand-in case), then each run's
+    own remarks (those of the student's own layers as notes, prefixed); sets ``found.default``, the
+    run shown first, and ``found.messages``, its lines.
 
     Args:
-        verdict: the check's lines.
-        yours, standins: each run's own remarks.
-        ready: whether the student's own layers ran through.
+        found: the probe (with ``judgement``).
+        yours, standins: the two runs (each with ``messages``).
+        ready: whether the student's own layers ran through (else the stand-ins are shown first).
+        ok_text: the verdict's line when the check passes.
         prefix: e.g. "With your own layers: ".
-        fallback: the note added when they did not, so the stand-ins are shown first.
+        fallback: the note added when the student's layers did not run through.
 
     Returns:
-        (lines of the student's layers' run, lines of the stand-ins' run, the mode shown first).
+        The runs by mode.
     """
-    notes = [Message("info", prefix + _safe.clause(m.text) + ".", _safe.OK) for m in yours]
-    extra = [] if ready else [Message("info", fallback)]
-    return verdict + notes, verdict + standins + extra, YOURS if ready else STANDINS
+    verdict = verdict_messages(found.judgement, ok_text)
+    notes = [Message("info", prefix + _safe.clause(m.text) + ".", _safe.OK) for m in yours.messages]
+    yours.messages = verdict + notes
+    standins.messages = verdict + standins.messages + ([] if ready else [Message("info", fallback)])
+    found.default = YOURS if ready else STANDINS
+    runs = {YOURS: yours, STANDINS: standins}
+    found.messages = list(runs[found.default].messages)
+    return runs

@@ -15,7 +15,7 @@ import numpy as np
 
 from assignment.viz import _safe
 
-__all__ = ["Message", "Status", "Probe", "level_of", "fmt", "shape_note", "panel_value", "unusable_note"]
+__all__ = ["Message", "Status", "Probe", "AnswerProbe", "level_of", "fmt", "shape_note", "panel_value", "unusable_note"]
 
 
 def level_of(kind: str) -> str:
@@ -172,3 +172,39 @@ def panel_value(value: Any, shape: tuple) -> tuple[np.ndarray | None, str | None
     if checked.kind == _safe.SHAPE:
         return None, shape_note(np.shape(checked.value), shape)
     return None, {_safe.NONE: "returned None"}.get(checked.kind, "unusable result")
+
+
+@dataclass(kw_only=True)
+class AnswerProbe(Probe):
+    """A forward probe: the question's verdict and the student's answer beside the definition's.
+
+    Fields:
+        expected: the definition's answer on the case.
+        judgement: the question's verdict (``_judge.Verdict``).
+        output: the student's answer as a panel shows it (None if unusable; ``out_message`` says why).
+        differs: entries of the answer that differ from ``expected`` (None without an answer).
+    """
+
+    expected: np.ndarray
+    judgement: Any
+    output: np.ndarray | None = None
+    out_message: str | None = None
+    differs: np.ndarray | None = None
+
+    def take_answer(self, name: str, what: str) -> None:
+        """Take the judged run's answer ``name`` for the picture, and note how many entries differ from
+        ``what`` (the definition, in words) when the check failed."""
+        from assignment.questions._compare import entry_differs
+
+        verdict = self.judgement
+        if verdict.outputs is None:
+            self.out_message = "not implemented yet" if verdict.kind == _safe.NOT_IMPLEMENTED else "raised an error"
+            return
+        self.output, self.out_message = panel_value(verdict.outputs[name], self.expected.shape)
+        if self.output is None:
+            return
+        self.differs = entry_differs(self.output, self.expected)
+        if self.differs is not None and self.differs.any() and not verdict.passed:
+            first = tuple(int(v) for v in np.argwhere(self.differs)[0])
+            self.note("info", f"{int(self.differs.sum())} of {self.differs.size} entries differ from {what} "
+                      f"(outlined in red and marked ✘), the first at {first}.")

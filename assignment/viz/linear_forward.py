@@ -12,52 +12,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from assignment.questions import _definitions
-from assignment.questions._compare import entry_differs
-from assignment.viz import _safe
 from assignment.viz._data import tenths
-from assignment.viz._judge import Verdict, judge, listed
-from assignment.viz._probe import Probe, panel_value
+from assignment.viz._judge import judge, listed
+from assignment.viz._probe import AnswerProbe
 from assignment.viz._show import show
 
-__all__ = ["LinearForwardProbe", "probe", "linear_forward", "answer_panel"]
+__all__ = ["LinearForwardProbe", "probe", "linear_forward"]
 
 
 @dataclass(kw_only=True)
-class LinearForwardProbe(Probe):
-    """What question 1.1's check found on the view's case.
-
-    Fields:
-        x, weight, bias: the seeded inputs (float32).
-        expected: X W + b by the definition.
-        judgement: question 1.1's verdict.
-        output: the student's output (None if unusable); ``out_message`` says why.
-        differs: entries of the output that differ from the definition (None without an output).
-    """
+class LinearForwardProbe(AnswerProbe):
+    """What question 1.1's check found on the view's case: X, W, b (the seeded float32 inputs),
+    and those of ``AnswerProbe`` (``expected`` is X W + b by the definition)."""
 
     x: np.ndarray
     weight: np.ndarray
     bias: np.ndarray
-    expected: np.ndarray
-    judgement: Verdict
-    output: np.ndarray | None = None
-    out_message: str | None = None
-    differs: np.ndarray | None = None
-
-
-def answer_panel(found: Probe, verdict: Verdict, name: str, what: str) -> None:
-    """Fill ``found.output``, ``out_message`` and ``differs`` from ``verdict``'s ``name`` answer, and note
-    how many entries differ from ``what`` (the definition) when the check failed."""
-    if verdict.outputs is None:
-        found.out_message = "not implemented yet" if verdict.kind == _safe.NOT_IMPLEMENTED else "raised an error"
-        return
-    found.output, found.out_message = panel_value(verdict.outputs[name], found.expected.shape)
-    if found.output is None:
-        return
-    found.differs = entry_differs(found.output, found.expected)
-    if found.differs is not None and found.differs.any() and not verdict.passed:
-        first = tuple(int(v) for v in np.argwhere(found.differs)[0])
-        found.note("info", f"{int(found.differs.sum())} of {found.differs.size} entries differ from {what} "
-                   f"(outlined in red and marked ✘), the first at {first}.")
 
 
 def probe(nn, optim=None, *, batch_size: int = 3, in_features: int = 4, out_features: int = 2,
@@ -82,7 +52,7 @@ def probe(nn, optim=None, *, batch_size: int = 3, in_features: int = 4, out_feat
                                judgement=judge("linear_forward", nn, None, case))
     found.note_verdict(found.judgement, f"Linear.forward passes question 1.1's check on these inputs: shape "
                        f"{(n, o_f)}, dtype float32 kept, and all {n * o_f} entries equal x_row · w_col + b.")
-    answer_panel(found, found.judgement, "output", "x_row · w_col + b")
+    found.take_answer("output", "x_row · w_col + b")
     return found
 
 

@@ -13,33 +13,20 @@ import numpy as np
 
 from assignment.questions import _definitions
 from assignment.viz._data import tenths
-from assignment.viz._judge import Verdict, judge, listed
-from assignment.viz._probe import Probe
+from assignment.viz._judge import judge, listed
+from assignment.viz._probe import AnswerProbe
 from assignment.viz._show import show
-from assignment.viz.linear_forward import answer_panel
 
 __all__ = ["ReluForwardProbe", "probe", "relu_forward"]
 
 
 @dataclass(kw_only=True)
-class ReluForwardProbe(Probe):
-    """What question 1.2's check found on the view's case.
-
-    Fields:
-        x: the seeded input (float32, with one exact 0).
-        mask: 1 where x > 0, else 0.
-        expected: max(x, 0) by the definition.
-        judgement: question 1.2's verdict.
-        output, out_message, differs: as in ``LinearForwardProbe``.
-    """
+class ReluForwardProbe(AnswerProbe):
+    """What question 1.2's check found on the view's case: X (the seeded float32 input, with one
+    exact 0), its mask 1[X > 0], and those of ``AnswerProbe`` (``expected`` is max(X, 0))."""
 
     x: np.ndarray
     mask: np.ndarray
-    expected: np.ndarray
-    judgement: Verdict
-    output: np.ndarray | None = None
-    out_message: str | None = None
-    differs: np.ndarray | None = None
 
 
 def probe(nn, optim=None, *, shape: tuple = (3, 4), seed: int = 0) -> ReluForwardProbe:
@@ -62,7 +49,7 @@ def probe(nn, optim=None, *, shape: tuple = (3, 4), seed: int = 0) -> ReluForwar
                              judgement=judge("relu_forward", nn, None, case))
     found.note_verdict(found.judgement, f"ReLU.forward passes question 1.2's check on these inputs: shape "
                        f"{shape}, dtype float32 kept, input untouched, and all {x.size} entries equal max(x, 0).")
-    answer_panel(found, found.judgement, "output", "max(x, 0)")
+    found.take_answer("output", "max(x, 0)")
     return found
 
 

@@ -24,8 +24,8 @@ from assignment.viz._data import tenths
 from assignment.viz._fd import central_differences
 from assignment.viz._judge import Verdict, judge
 from assignment.viz._layers import (STANDIN_TEXT, STANDINS, YOURS, calls_note, combine, layer_name, role_names,
-                                    stage_shapes, standin_case, student_layers, verdict_messages)
-from assignment.viz._probe import Message, Probe, level_of, shape_note, unusable_note
+                                    stage_shapes, standin_case, student_layers)
+from assignment.viz._probe import Message, Probe, level_of, shape_note
 from assignment.viz._show import show
 
 __all__ = ["BackwardRun", "SequentialBackwardProbe", "probe", "sequential_backward"]
@@ -371,14 +371,11 @@ def probe(nn, optim=None, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed
     runs = _Runs(nn, found)
     yours, standins = runs.run(nn, YOURS), runs.run_standins()
     ready = all(g is not None for g in yours.grads) and bool(yours.grads)
-    verdict = verdict_messages(judgement, f"Sequential.backward passes question 2.4's check on a network of "
-                               f"{len(case['layers'])} {STANDIN_TEXT}: loss_function.backward() once, then every "
-                               "layer's backward, last to first, each given the gradient the layer after it returned.")
-    yours.messages, standins.messages, found.default = combine(
-        verdict, yours.messages, standins.messages, ready, "With your own layers: ",
+    found.runs = combine(
+        found, yours, standins, ready, f"Sequential.backward passes question 2.4's check on a network of "
+        f"{len(case['layers'])} {STANDIN_TEXT}: loss_function.backward() once, then every layer's backward, last to "
+        "first, each given the gradient the layer after it returned.", "With your own layers: ",
         "Your layers cannot run backward yet, so the picture shows the stand-in layers the tests use.")
-    found.runs = {YOURS: yours, STANDINS: standins}
-    found.messages = list(found.runs[found.default].messages)
     return found
 
 

@@ -19,7 +19,7 @@ from assignment.viz import _safe
 from assignment.viz._data import tenths
 from assignment.viz._judge import Verdict, judge
 from assignment.viz._layers import (STANDIN_TEXT, STANDINS, YOURS, calls_note, combine, layer_name, role_names,
-                                    stage_shapes, standin_case, student_layers, verdict_messages)
+                                    stage_shapes, standin_case, student_layers)
 from assignment.viz._probe import Message, Probe, level_of, shape_note, unusable_note
 from assignment.viz._show import show
 
@@ -193,14 +193,11 @@ def probe(nn, optim=None, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed
                                    judgements=[judgement])
     yours, standins = _yours(nn, x, params, sizes), _standins(case, judgement, x.shape[0])
     ready = all(s is not None for s in yours.stages) and len(yours.stages) == len(yours.shapes)
-    verdict = verdict_messages(judgement, f"Sequential.forward passes question 1.3's check on a network of "
-                               f"{len(case['layers'])} {STANDIN_TEXT}: every layer got the previous one's output, in "
-                               "order, and the last one's output was returned.")
-    yours.messages, standins.messages, found.default = combine(
-        verdict, yours.messages, standins.messages, ready, "With your own Linear and ReLU: ",
+    found.pipelines = combine(
+        found, yours, standins, ready, f"Sequential.forward passes question 1.3's check on a network of "
+        f"{len(case['layers'])} {STANDIN_TEXT}: every layer got the previous one's output, in order, and the last "
+        "one's output was returned.", "With your own Linear and ReLU: ",
         "Your layers cannot run yet, so the picture shows the stand-in layers the tests use.")
-    found.pipelines = {YOURS: yours, STANDINS: standins}
-    found.messages = list(found.pipelines[found.default].messages)
     return found
 
 

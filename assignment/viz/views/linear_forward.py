@@ -42,15 +42,7 @@ class LinearForwardViz(Visualizer):
             "b": fixed_panel(f, axes["b"], (1, o_f), shape_title("b = bias", (1, o_f))),
             "Out": fixed_panel(f, axes["Out"], (n, o_f), shape_title("Out: your forward", (n, o_f), "(N, out)")),
         }
-        self.panels["X"].set(probe.x)
-        self.panels["W"].set(probe.weight)
-        self.panels["b"].set(probe.bias)
-        self.panels["Out"].set(probe.output, message=probe.out_message)
-        self.panels["Out"].mark(probe.differs)
-        self.stepper = Stepper(n * o_f, self._show, description="entry")
-        self.children = [self.header, self.status, self.image, self.stepper, self.arithmetic]
-        self.show_messages()
-        self._show(0)
+        show_entries(self, {"X": probe.x, "W": probe.weight, "b": probe.bias}, n * o_f)
 
     @guarded
     def _show(self, position: int) -> None:
@@ -73,6 +65,19 @@ class LinearForwardViz(Visualizer):
         self.arithmetic_text = "\n".join(lines)
         self.arithmetic.value = text_block(self.arithmetic_text)
         self.render()
+
+
+def show_entries(view: Visualizer, given: dict, count: int) -> None:
+    """Fill a forward view's panels (the ``given`` arrays by panel name, the student's output in "Out",
+    its differing entries marked), add a stepper over ``count`` entries and show the first."""
+    for name, value in given.items():
+        view.panels[name].set(value)
+    view.panels["Out"].set(view.probe.output, message=view.probe.out_message)
+    view.panels["Out"].mark(view.probe.differs)
+    view.stepper = Stepper(count, view._show, description="entry")
+    view.children = [view.header, view.status, view.image, view.stepper, view.arithmetic]
+    view.show_messages()
+    view._show(0)
 
 
 def entry_line(method: str, probe, index: tuple) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from assignment.viz._base import Stepper, Visualizer, guarded, text_block
+from assignment.viz._base import Visualizer, guarded, text_block
 from assignment.viz._plots import Op, Panel, fixed_panel, fmt, matrix_rows, shape_title
 from assignment.viz.relu_forward import ReluForwardProbe
-from assignment.viz.views.linear_forward import entry_line
+from assignment.viz.views.linear_forward import entry_line, show_entries
 
 __all__ = ["ReluForwardViz"]
 
@@ -40,14 +40,7 @@ class ReluForwardViz(Visualizer):
                                 limits=(0, 1.6), digits=0),
             "Out": fixed_panel(f, axes["Out"], shape, shape_title("Out: your forward", shape)),
         }
-        self.panels["X"].set(probe.x)
-        self.panels["mask"].set(probe.mask)
-        self.panels["Out"].set(probe.output, message=probe.out_message)
-        self.panels["Out"].mark(probe.differs)
-        self.stepper = Stepper(probe.x.size, self._show)
-        self.children = [self.header, self.status, self.image, self.stepper, self.arithmetic]
-        self.show_messages()
-        self._show(0)
+        show_entries(self, {"X": probe.x, "mask": probe.mask}, probe.x.size)
 
     @guarded
     def _show(self, position: int) -> None:

@@ -197,23 +197,19 @@ class XelossForwardViz(Visualizer):
     @guarded
     def _show_row(self, position: int) -> None:
         self.row = int(position) % len(self.labels)
-        self._quiet = True
-        try:
-            self.class_select.value = int(self.labels[self.row])
-            self.logit_slider.value = float(self.logits[self.row, int(self.class_select.value)])
-        finally:
-            self._quiet = False
-        self._sweep()
-        self._update_highlights()
-        self.render()
+        self._select(int(self.labels[self.row]))
 
     @guarded
     def _class_changed(self, change: dict) -> None:
-        if self._quiet:
-            return
+        if not self._quiet:
+            self._select(int(change["new"]))
+
+    def _select(self, cls: int) -> None:
+        """Show class ``cls`` of the current row: the slider at its logit, its curve, the highlights."""
         self._quiet = True
         try:
-            self.logit_slider.value = float(self.logits[self.row, int(change["new"])])
+            self.class_select.value = cls
+            self.logit_slider.value = float(self.logits[self.row, cls])
         finally:
             self._quiet = False
         self._sweep()
