@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from nbformat.v4 import new_output
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.converters import NbGraderException
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -25,30 +25,15 @@ from traitlets import Enum, Float, Integer, Unicode
 
 from assignment.grading import timing
 from assignment.grading.graded_code import question_of_test, settle_comment_cells, show_graded_code
-from assignment.grading.cases import CaseError, parse_test_call
 from assignment.grading.policy import read_submission, write_package
 from assignment.grading.reader import TolerantNotebookExporter
 from assignment.grading.grader import VerdictCache, grade_submission
 from assignment.grading.sandbox import PREFERENCES, Limits, SandboxUnavailable, describe_backend, submission_dir
+from assignment.grading.trusted_tests import read_tests
 from assignment.grading.verdicts import Verdict
 
 NOT_RUN = ("This cell was not run: the autograder runs no notebook code. Your grade comes "
            "from the tests, run on your mytorch/*.py files in a clean, separate process.")
-
-
-def tests_of(gb: Gradebook, notebook, assignment: str) -> dict:
-    """grade_id -> parsed test call of one gradebook notebook's graded code cells, or the error
-    met while reading it (the tests are read from the gradebook, never from the student's file)."""
-    tests = {}
-    for grade_cell in notebook.grade_cells:
-        if grade_cell.cell_type != "code":
-            continue
-        try:
-            source = gb.find_source_cell(grade_cell.name, notebook.name, assignment).source
-            tests[grade_cell.name] = parse_test_call(source)
-        except (MissingEntry, CaseError) as error:
-            tests[grade_cell.name] = error
-    return tests
 
 
 REFUSAL = "refusing to grade: no sandbox can run here"
@@ -79,12 +64,14 @@ class GradeInSandbox(NbGraderPreprocessor):
         student, assignment, notebook = info["student"], info["assignment"], info["notebook"]
         coursedir = CourseDirectory(parent=self)
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
-        tests = self._trusted_tests(info["db_url"], notebook, assignment)
+        with Gradebook(info["db_url"]) as gb:
+            of_assignment = read_tests(gb, assignment)
+        tests = of_assignment.get(notebook, {})
         submission = read_submission(submitted)
         # nbgrader converts one notebook at a time; the whole assignment's tests are graded at the
         # first one (sandboxes of different notebooks overlap: a loop in one question and the
         # training check it also breaks cost one limit, not two in a row) and kept for the others.
-        everything = {**self._assignment_tests(info["db_url"], assignment), **tests}
+        everything = {grade_id: call for of_notebook in of_assignment.values() for grade_id, call in of_notebook.items()}
         copy = submission_dir()  # in the grader's private 0700 folder
         try:
             write_package(submission, copy)
@@ -98,23 +85,6 @@ class GradeInSandbox(NbGraderPreprocessor):
         self.log.info("%s/%s/%s: %d of %d tests passed (graded in the sandbox)",
                       student, assignment, notebook, passed, len(verdicts))
         return nb, resources
-
-    def _trusted_tests(self, db_url: str, notebook: str, assignment: str) -> dict:
-        """grade_id -> parsed test call, or the CaseError met while reading it, from the gradebook."""
-        with Gradebook(db_url) as gb:
-            try:
-                return tests_of(gb, gb.find_notebook(notebook, assignment), assignment)
-            except MissingEntry:
-                return {}
-
-    def _assignment_tests(self, db_url: str, assignment: str) -> dict:
-        """grade_id -> parsed test call (or its CaseError) of every notebook of ``assignment``."""
-        with Gradebook(db_url) as gb:
-            try:
-                notebooks = gb.find_assignment(assignment).notebooks
-            except MissingEntry:
-                return {}
-            return {g: call for nb in notebooks for g, call in tests_of(gb, nb, assignment).items()}
 
     def limits(self) -> dict[str, Limits]:
         """The limits of one test of each time allowance (a question's ``INFO.allowance``: "test",

@@ -21,6 +21,7 @@ itself (``parent``) and told each notebook's student and assignment.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -223,7 +224,8 @@ class TolerantNotebookExporter(NotebookExporter):
 def _encodable(nb):
     """``nb`` with every lone surrogate in its strings (a ``\\ud800`` escape in the JSON) made visible
     text: nbgrader checksums cell sources as UTF-8, and writes the notebook so."""
-    written = nbformat.writes(nb)
-    if not has_surrogates(written):
+    # Plain json.dumps to look (nbformat.writes would copy and validate the whole notebook first);
+    # a notebook just read from JSON holds nothing else than JSON's types.
+    if not has_surrogates(json.dumps(nb, ensure_ascii=False)):
         return nb
-    return nbformat.reads(utf8_safe_json(written), as_version=4)
+    return nbformat.reads(utf8_safe_json(nbformat.writes(nb)), as_version=4)

@@ -124,9 +124,9 @@ def measure_notebook(course_root: Path, db_url: str, assignment: str, notebook: 
     Returns:
         grade_id -> {"key", "seconds"} as recorded (empty when nothing was measured).
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
-    from assignment.grading.nbgrader_plugin import tests_of
+    from assignment.grading.trusted_tests import read_tests
     from assignment.grading.policy import read_submission, write_package
     from assignment.grading.sandbox import Limits, SandboxUnavailable, describe_backend, run_batch, submission_dir
 
@@ -135,10 +135,7 @@ def measure_notebook(course_root: Path, db_url: str, assignment: str, notebook: 
         log(f"reference times not measured (no sandbox here: {why}); grading will use the configured limits")
         return {}
     with Gradebook(db_url) as gb:
-        try:
-            tests = tests_of(gb, gb.find_notebook(notebook, assignment), assignment)
-        except MissingEntry:
-            return {}
+        tests = read_tests(gb, assignment).get(notebook, {})
     calls = {g: c for g, c in tests.items() if not isinstance(c, Exception)}
     reference = read_submission(Path(course_root))
     copy = submission_dir()
