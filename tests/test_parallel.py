@@ -23,10 +23,23 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import parallel_tools as pt
+from course_tools import RELEASE
 from parallel_tools import ASSIGNMENT, EXAMPLE_TOTALS, PLAN
+
+
+def _grade_rows() -> int:
+    """The gradebook's grade rows per submission: one per graded test cell and one per comment task cell
+    (a 0-point manually graded cell per question and the training check) of the release."""
+    cells = [cell for path in sorted(RELEASE.glob("*.ipynb")) for cell in nbformat.read(str(path), 4).cells]
+    return sum(bool(cell.metadata.get("nbgrader", {}).get("grade") or cell.metadata.get("nbgrader", {}).get("task"))
+               for cell in cells)
+
+
+GRADES = _grade_rows()  # 28 tests and 10 comment cells
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("parallel")]
 
@@ -45,7 +58,7 @@ def course_copy(graded, tmp_path):
 def test_parallel_grades_equal_serial_grades_cell_by_cell(graded):
     serial = pt.grade_rows(pt.sqlite_url(graded / "serial"))
     parallel = pt.grade_rows(pt.sqlite_url(graded / "parallel"))
-    assert len(serial) == len(PLAN) * 28  # every graded cell of every student
+    assert len(serial) == len(PLAN) * GRADES  # every graded cell of every student
     assert parallel == serial
     totals = pt.totals(pt.sqlite_url(graded / "parallel"))
     for student, kind in PLAN:
@@ -68,7 +81,7 @@ def test_the_hostile_students_failures_say_why(graded):
 def test_each_grade_lands_exactly_once(graded):
     for name in ("serial", "parallel"):
         counts = pt.row_counts(pt.sqlite_url(graded / name))
-        assert counts == {"grade": len(PLAN) * 28, "submitted_notebook": len(PLAN) * 4,
+        assert counts == {"grade": len(PLAN) * GRADES, "submitted_notebook": len(PLAN) * 4,
                           "submitted_assignment": len(PLAN)}, name
     log = (graded / "parallel" / "logs" / "autograde.log").read_text(encoding="utf-8")
     for student, _ in PLAN:  # each student is given to exactly one nbgrader writer
@@ -91,7 +104,7 @@ def test_student_option_grades_only_those_students(course_copy, graded):
     assert "graded 2 submissions" in result.stdout
 
     after = pt.grade_rows(pt.sqlite_url(course_copy))
-    assert pt.row_counts(pt.sqlite_url(course_copy))["grade"] == len(PLAN) * 28
+    assert pt.row_counts(pt.sqlite_url(course_copy))["grade"] == len(PLAN) * GRADES
     for key, value in before.items():
         if key[0] not in ("ben_1", "dee_1"):
             assert after[key] == value, key
@@ -123,7 +136,7 @@ def test_rerun_is_idempotent_and_its_sandbox_phase_runs_no_sandbox(course_copy, 
     sandbox_seconds = float(out.split(" s in sandboxes")[0].rsplit(": ", 1)[-1])
     assert sandbox_seconds < 5.0, out
     assert pt.grade_rows(pt.sqlite_url(course_copy)) == pt.grade_rows(pt.sqlite_url(graded / "serial"))
-    assert pt.row_counts(pt.sqlite_url(course_copy))["grade"] == len(PLAN) * 28
+    assert pt.row_counts(pt.sqlite_url(course_copy))["grade"] == len(PLAN) * GRADES
     print(f"re-run: {seconds:.1f} s, of which {sandbox_seconds:.1f} s in the sandbox phase", file=sys.stderr)
 
 
@@ -163,4 +176,4 @@ def test_a_worker_that_dies_is_retried_or_left_to_nbgrader(course_copy, graded, 
     assert totals["ada_2"] == EXAMPLE_TOTALS["cy_buggy"]  # retried in the sandbox phase
     assert totals["dee_1"] == EXAMPLE_TOTALS["ada_correct"]  # graded by nbgrader autograde itself
     assert totals["ben_1"] == 0.0
-    assert pt.row_counts(pt.sqlite_url(course_copy))["grade"] == len(PLAN) * 28
+    assert pt.row_counts(pt.sqlite_url(course_copy))["grade"] == len(PLAN) * GRADES
