@@ -237,8 +237,9 @@ def test_a_hostile_submission_is_shown_escaped_with_notes(course):
     stub, _ = _shown(_cells(course.autograded(HOSTILE, "02_backward.ipynb"))[graded_code_id("xeloss_backward")])
     assert "raise NotImplementedError" in stub and "the stub as handed out" in stub
     sgd, _ = _shown(_cells(course.autograded(HOSTILE, "03_step.ipynb"))[graded_code_id("sgd_step")])
-    assert re.search(r"mytorch/optim\.py has a syntax error at line \d+", sgd) and "def broken(:" in sgd
-    assert "These tests score zero" in sgd
+    assert re.search(r"SGD\.step in mytorch/optim\.py: not found; lines \d+-\d+, around the syntax error", sgd)
+    assert "def broken(:" in sgd and "mytorch/optim.py does not parse" in sgd
+    assert re.search(r"These tests score zero: mytorch/optim\.py has a syntax error at line \d+", sgd)
 
     page = course.feedback(HOSTILE, "01_forward.ipynb")
     assert "<script>alert(" not in page and "\x1b" not in page

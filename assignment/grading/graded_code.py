@@ -53,6 +53,7 @@ class Excerpt:
         first_line: the line number of ``lines[0]`` in the file, or None when nothing is shown.
         lines: the lines to show, already made safe (``shown_line``).
         notes: what the reader should know (not found, a syntax error, a stub, why it scores zero...).
+        around_error: the lines shown are those around a syntax error, not the method.
     """
 
     method: str
@@ -60,6 +61,7 @@ class Excerpt:
     first_line: int | None = None
     lines: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    around_error: bool = False
 
 
 def graded_code_id(key: str) -> str:
@@ -104,7 +106,8 @@ class _Parsed:
     """A file's lines and its syntax tree, or why there is no tree (parsed once per submission)."""
 
     def __init__(self, source: str) -> None:
-        self.lines = source.split("\n")  # decode_source has made every line end a "\n"
+        # decode_source has made every line end with "\n"; the text after the last one is no line
+        self.lines = source.split("\n")[:-1] if source.endswith("\n") else source.split("\n")
         self.tree: ast.Module | None = None
         self.problem: str | None = None
         self.error_line: int | None = None
@@ -113,7 +116,7 @@ class _Parsed:
         except SyntaxError as error:
             self.error_line = error.lineno
             where = f" at line {error.lineno}" if error.lineno else ""
-            self.problem = f"has a syntax error{where} ({error.msg}), so no method can be picked out of it"
+            self.problem = f"does not parse (a syntax error{where}), so no method can be picked out of it"
         except (MemoryError, RecursionError):
             self.problem = "is nested too deeply for Python to parse, so no method can be picked out of it"
         except Exception as error:  # noqa: BLE001 (null bytes and the like: a note, never a failed run)
@@ -161,6 +164,7 @@ def _locate(file: _Parsed, found: Excerpt) -> None:
         if file.error_line:  # the lines around the error, which is what there is to grade
             start = max(1, file.error_line - 3)
             _show(file, found, start, min(len(file.lines), file.error_line + 3))
+            found.around_error = bool(found.lines)
         return
     top = file.tree.body
     classes = [node for node in top if isinstance(node, ast.ClassDef) and node.name == class_name]
@@ -265,9 +269,11 @@ def _title(key: str) -> str:
 
 
 def _where(item: Excerpt) -> str:
-    if item.first_line is None:
+    if item.first_line is None or not item.lines:
         return f"{item.method} in {item.module}"
     last = item.first_line + len(item.lines) - 1
+    if item.around_error:
+        return f"{item.method} in {item.module}: not found; lines {item.first_line}-{last}, around the syntax error"
     return f"{item.method} in {item.module}, lines {item.first_line}-{last}"
 
 
