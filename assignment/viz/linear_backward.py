@@ -18,7 +18,7 @@ from assignment.viz import _safe
 from assignment.viz._data import tenths
 from assignment.viz._fd import Comparison, GradientProbe, central_differences, forward_differences, judge_backward
 from assignment.viz._judge import build_linear, listed
-from assignment.viz._show import show
+from assignment.viz._show import entry
 
 __all__ = ["LinearBackwardProbe", "probe", "linear_backward"]
 
@@ -108,16 +108,5 @@ def probe(nn, optim=None, *, batch_size: int = 3, in_features: int = 4, out_feat
     return found
 
 
-def linear_backward(nn, *, batch_size: int = 3, in_features: int = 4, out_features: int = 2, seed: int = 0):
-    """Visualize the student's ``Linear.backward``: ``viz.linear_backward(nn)``.
-
-    Args:
-        nn: the student's ``mytorch.nn`` module.
-        batch_size, in_features, out_features: sizes of X and W.
-        seed: seed of X, W, b and the upstream gradient G.
-
-    Returns:
-        A ``LinearBackwardViz`` (an ``ipywidgets.VBox``); never raises.
-    """
-    return show("linear_backward", "LinearBackwardViz", probe, nn, batch_size=batch_size, in_features=in_features,
-                out_features=out_features, seed=seed)
+linear_backward = entry("linear_backward", "LinearBackwardViz", probe, takes_optim=False,
+                        what="the student's ``Linear.backward``")

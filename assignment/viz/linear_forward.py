@@ -15,7 +15,7 @@ from assignment.questions import _definitions
 from assignment.viz._data import tenths
 from assignment.viz._judge import judge, listed
 from assignment.viz._probe import AnswerProbe
-from assignment.viz._show import show
+from assignment.viz._show import entry
 
 __all__ = ["LinearForwardProbe", "probe", "linear_forward"]
 
@@ -56,16 +56,5 @@ def probe(nn, optim=None, *, batch_size: int = 3, in_features: int = 4, out_feat
     return found
 
 
-def linear_forward(nn, *, batch_size: int = 3, in_features: int = 4, out_features: int = 2, seed: int = 0):
-    """Visualize the student's ``Linear.forward``: ``viz.linear_forward(nn)``.
-
-    Args:
-        nn: the student's ``mytorch.nn`` module.
-        batch_size, in_features, out_features: sizes of X and W (keep them small).
-        seed: seed of the inputs.
-
-    Returns:
-        A ``LinearForwardViz`` (an ``ipywidgets.VBox``); never raises.
-    """
-    return show("linear_forward", "LinearForwardViz", probe, nn, batch_size=batch_size, in_features=in_features,
-                out_features=out_features, seed=seed)
+linear_forward = entry("linear_forward", "LinearForwardViz", probe, takes_optim=False,
+                       what="the student's ``Linear.forward``")

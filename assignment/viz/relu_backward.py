@@ -17,7 +17,7 @@ from assignment.viz import _safe
 from assignment.viz._data import tenths
 from assignment.viz._fd import Comparison, GradientProbe, central_differences, forward_differences, judge_backward
 from assignment.viz._judge import listed
-from assignment.viz._show import show
+from assignment.viz._show import entry
 
 __all__ = ["ReluBackwardProbe", "probe", "relu_backward"]
 
@@ -86,15 +86,5 @@ def probe(nn, optim=None, *, shape: tuple = (3, 4), seed: int = 0) -> ReluBackwa
     return found
 
 
-def relu_backward(nn, *, shape: tuple = (3, 4), seed: int = 0):
-    """Visualize the student's ``ReLU.backward``: ``viz.relu_backward(nn)``.
-
-    Args:
-        nn: the student's ``mytorch.nn`` module.
-        shape: shape of X and of the upstream gradient G.
-        seed: seed of X and G.
-
-    Returns:
-        A ``ReluBackwardViz`` (an ``ipywidgets.VBox``); never raises.
-    """
-    return show("relu_backward", "ReluBackwardViz", probe, nn, shape=shape, seed=seed)
+relu_backward = entry("relu_backward", "ReluBackwardViz", probe, takes_optim=False,
+                      what="the student's ``ReLU.backward``")

@@ -15,7 +15,7 @@ from assignment.questions import _definitions
 from assignment.viz._data import tenths
 from assignment.viz._judge import judge, listed
 from assignment.viz._probe import AnswerProbe
-from assignment.viz._show import show
+from assignment.viz._show import entry
 
 __all__ = ["ReluForwardProbe", "probe", "relu_forward"]
 
@@ -53,15 +53,5 @@ def probe(nn, optim=None, *, shape: tuple = (3, 4), seed: int = 0) -> ReluForwar
     return found
 
 
-def relu_forward(nn, *, shape: tuple = (3, 4), seed: int = 0):
-    """Visualize the student's ``ReLU.forward``: ``viz.relu_forward(nn)``.
-
-    Args:
-        nn: the student's ``mytorch.nn`` module.
-        shape: shape of the input X.
-        seed: seed of the input.
-
-    Returns:
-        A ``ReluForwardViz`` (an ``ipywidgets.VBox``); never raises.
-    """
-    return show("relu_forward", "ReluForwardViz", probe, nn, shape=shape, seed=seed)
+relu_forward = entry("relu_forward", "ReluForwardViz", probe, takes_optim=False,
+                     what="the student's ``ReLU.forward``")

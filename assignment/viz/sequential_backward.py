@@ -26,7 +26,7 @@ from assignment.viz._judge import Verdict, judge
 from assignment.viz._layers import (STANDIN_TEXT, STANDINS, YOURS, calls_note, combine, layer_name, role_names,
                                     stage_shapes, standin_case, student_layers)
 from assignment.viz._probe import Message, Probe, level_of, shape_note
-from assignment.viz._show import show
+from assignment.viz._show import entry
 
 __all__ = ["BackwardRun", "SequentialBackwardProbe", "probe", "sequential_backward"]
 
@@ -379,17 +379,5 @@ def probe(nn, optim=None, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed
     return found
 
 
-def sequential_backward(nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0):
-    """Visualize the student's ``Sequential.backward``: ``viz.sequential_backward(nn)``.
-
-    Args:
-        nn: the student's ``mytorch.nn`` module.
-        sizes: layer widths of the MLP, input first (Linear, ReLU, ..., Linear).
-        batch_size: rows of X.
-        seed: seed of the input, the labels and the weights.
-
-    Returns:
-        A ``SequentialBackwardViz`` (an ``ipywidgets.VBox``); never raises.
-    """
-    return show("sequential_backward", "SequentialBackwardViz", probe, nn, sizes=sizes, batch_size=batch_size,
-                seed=seed)
+sequential_backward = entry("sequential_backward", "SequentialBackwardViz", probe, takes_optim=False,
+                            what="the student's ``Sequential.backward``")

@@ -21,7 +21,7 @@ from assignment.viz._judge import Verdict, judge
 from assignment.viz._layers import (STANDIN_TEXT, STANDINS, YOURS, calls_note, combine, layer_name, role_names,
                                     stage_shapes, standin_case, student_layers)
 from assignment.viz._probe import Message, Probe, level_of, shape_note, unusable_note
-from assignment.viz._show import show
+from assignment.viz._show import entry
 
 __all__ = ["Pipeline", "SequentialForwardProbe", "probe", "sequential_forward", "YOURS", "STANDINS"]
 
@@ -201,17 +201,5 @@ def probe(nn, optim=None, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed
     return found
 
 
-def sequential_forward(nn, *, sizes: tuple = (3, 4, 2), batch_size: int = 2, seed: int = 0):
-    """Visualize the student's ``Sequential.forward``: ``viz.sequential_forward(nn)``.
-
-    Args:
-        nn: the student's ``mytorch.nn`` module.
-        sizes: layer widths of the MLP, input first (Linear, ReLU, ..., Linear).
-        batch_size: rows of X.
-        seed: seed of the input and the weights.
-
-    Returns:
-        A ``SequentialForwardViz`` (an ``ipywidgets.VBox``); never raises.
-    """
-    return show("sequential_forward", "SequentialForwardViz", probe, nn, sizes=sizes, batch_size=batch_size,
-                seed=seed)
+sequential_forward = entry("sequential_forward", "SequentialForwardViz", probe, takes_optim=False,
+                           what="the student's ``Sequential.forward``")

@@ -22,7 +22,7 @@ from assignment.viz import _safe
 from assignment.viz._data import tenths
 from assignment.viz._judge import Verdict, build_linear, judge, listed
 from assignment.viz._probe import Probe, fmt
-from assignment.viz._show import show
+from assignment.viz._show import entry
 
 __all__ = ["SgdStepProbe", "probe", "at_lr", "sgd_step", "bowl", "bowl_gradient", "paths_summary", "A", "C", "START",
            "STEPS", "PATHS", "BOX"]
@@ -226,16 +226,5 @@ def probe(nn, optim, *, lr: float = 0.1, seed: int = 0) -> SgdStepProbe:
     return at_lr(found, lr)
 
 
-def sgd_step(nn, optim, *, lr: float = 0.1, seed: int = 0):
-    """Visualize the student's ``SGD.step``: ``viz.sgd_step(nn, optim)``.
-
-    Args:
-        nn: the student's ``mytorch.nn`` module (its ``Linear`` holds the parameters).
-        optim: the student's ``mytorch.optim`` module.
-        lr: the slider's initial learning rate.
-        seed: seed of the parameters and gradients.
-
-    Returns:
-        An ``SgdStepViz`` (an ``ipywidgets.VBox``); never raises.
-    """
-    return show("sgd_step", "SgdStepViz", probe, nn, optim, lr=lr, seed=seed)
+sgd_step = entry("sgd_step", "SgdStepViz", probe, takes_optim=True,
+                 what="the student's ``SGD.step``")

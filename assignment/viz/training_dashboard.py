@@ -17,7 +17,7 @@ import numpy as np
 from assignment.viz import _safe
 from assignment.viz._layers import layer_name
 from assignment.viz._probe import Probe
-from assignment.viz._show import show
+from assignment.viz._show import entry
 
 __all__ = ["DashboardSettings", "Analysis", "settings", "prepare", "preflight", "analyse", "parse_hidden",
            "training_dashboard"]
@@ -161,7 +161,18 @@ class DashboardSettings(Probe):
 
 def settings(nn, optim, *, hidden: tuple = (32,), lr: float = 0.2, epochs: int = 5, batch_size: int = 32,
              seed: int = 0, autorun: bool = False) -> DashboardSettings:
-    """The dashboard's first state (nothing of the student's runs before Train, or ``autorun``)."""
+    """The dashboard's first state (nothing of the student's runs before Train, or ``autorun``).
+
+    Args:
+        nn, optim: the student's ``mytorch.nn`` and ``mytorch.optim`` modules.
+        hidden: hidden layer widths (the controls start with these values).
+        lr, epochs, batch_size: the training settings the controls start with.
+        seed: seed of the weights and of the shuffling.
+        autorun: train once right away (for Run All); otherwise nothing trains until Train is pressed.
+
+    Returns:
+        A ``DashboardSettings``.
+    """
     found = DashboardSettings(nn=nn, optim=optim, hidden=tuple(int(h) for h in hidden), lr=float(lr),
                               epochs=int(epochs), batch_size=int(batch_size), seed=int(seed), autorun=bool(autorun))
     found.note("info", "Choose the sizes and press Train: your Linear, ReLU, Sequential, CrossEntropyLoss "
@@ -241,19 +252,5 @@ def analyse(model: Any, data) -> _safe.Outcome:
         labels=[f"{truth[index]} → {guess[index]}" for index in shown], units=units, worst=worst, total=len(truth)))
 
 
-def training_dashboard(nn, optim, *, hidden: tuple = (32,), lr: float = 0.2, epochs: int = 5, batch_size: int = 32,
-                       seed: int = 0, autorun: bool = False):
-    """The training dashboard: ``viz.training_dashboard(nn, optim)``.
-
-    Args:
-        nn, optim: the student's ``mytorch.nn`` and ``mytorch.optim`` modules.
-        hidden: hidden layer widths (the controls start with these values).
-        lr, epochs, batch_size: the training settings the controls start with.
-        seed: seed of the weights and of the shuffling.
-        autorun: train once right away (for Run All); otherwise nothing trains until Train is pressed.
-
-    Returns:
-        A ``TrainingDashboard`` (an ``ipywidgets.VBox``); never raises.
-    """
-    return show("training_dashboard", "TrainingDashboard", settings, nn, optim, hidden=hidden, lr=lr, epochs=epochs,
-                batch_size=batch_size, seed=seed, autorun=autorun)
+training_dashboard = entry("training_dashboard", "TrainingDashboard", settings, takes_optim=True,
+                           what="the student's MLP training on the digits (the dashboard)")

@@ -18,7 +18,7 @@ from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
 from assignment.viz._fd import Comparison, GradientProbe, central_differences, forward_differences, judge_backward
 from assignment.viz._judge import listed
-from assignment.viz._show import show
+from assignment.viz._show import entry
 
 __all__ = ["XelossBackwardProbe", "probe", "xeloss_backward"]
 
@@ -85,16 +85,5 @@ def probe(nn, optim=None, *, batch_size: int = 3, num_classes: int = 4, seed: in
     return found
 
 
-def xeloss_backward(nn, *, batch_size: int = 3, num_classes: int = 4, seed: int = 0):
-    """Visualize the student's ``CrossEntropyLoss.backward``: ``viz.xeloss_backward(nn)``.
-
-    Args:
-        nn: the student's ``mytorch.nn`` module.
-        batch_size, num_classes: shape of the logits.
-        seed: seed of the logits and labels.
-
-    Returns:
-        An ``XelossBackwardViz`` (an ``ipywidgets.VBox``); never raises.
-    """
-    return show("xeloss_backward", "XelossBackwardViz", probe, nn, batch_size=batch_size, num_classes=num_classes,
-                seed=seed)
+xeloss_backward = entry("xeloss_backward", "XelossBackwardViz", probe, takes_optim=False,
+                        what="the student's ``CrossEntropyLoss.backward``")

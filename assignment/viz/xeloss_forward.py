@@ -21,7 +21,7 @@ from assignment.viz._data import labels as seeded_labels
 from assignment.viz._data import tenths
 from assignment.viz._judge import Verdict, judge, listed
 from assignment.viz._probe import Probe
-from assignment.viz._show import show
+from assignment.viz._show import entry
 
 __all__ = ["XelossForwardProbe", "probe", "xeloss_forward", "student_loss", "sweep", "target_log_probs",
            "large_logits", "format_loss", "LARGE", "SWEEP"]
@@ -167,16 +167,5 @@ def probe(nn, optim=None, *, batch_size: int = 3, num_classes: int = 4, seed: in
     return found
 
 
-def xeloss_forward(nn, *, batch_size: int = 3, num_classes: int = 4, seed: int = 0):
-    """Visualize the student's ``CrossEntropyLoss.forward``: ``viz.xeloss_forward(nn)``.
-
-    Args:
-        nn: the student's ``mytorch.nn`` module.
-        batch_size, num_classes: shape of the logits.
-        seed: seed of the logits and labels.
-
-    Returns:
-        An ``XelossForwardViz`` (an ``ipywidgets.VBox``); never raises.
-    """
-    return show("xeloss_forward", "XelossForwardViz", probe, nn, batch_size=batch_size, num_classes=num_classes,
-                seed=seed)
+xeloss_forward = entry("xeloss_forward", "XelossForwardViz", probe, takes_optim=False,
+                       what="the student's ``CrossEntropyLoss.forward``")
