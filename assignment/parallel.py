@@ -33,11 +33,9 @@ re-run re-grades nothing that did not change.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import platform
 import queue
 import re
 import shutil
@@ -57,6 +55,7 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
+from assignment.grading import contract
 from assignment.grading.grader import LimitTable, VerdictCache, grade_submission
 from assignment.grading.nbgrader_plugin import GradeInSandbox
 from assignment.grading.policy import read_submission, write_package
@@ -64,10 +63,6 @@ from assignment.grading.sandbox import describe_backend, private_root
 from assignment.grading.trusted_tests import read_tests
 
 CACHE_FOLDER = ".grading_cache"
-PACKAGE_DIR = Path(__file__).resolve().parent
-# The course package's files that verdicts depend on (what runner.py imports, and the judging).
-VERDICT_CODE = ("__init__.py", "checks.py", "training.py", "data/*",
-                "grading/**/*.py", "questions/**/*.py")
 # Grades are written in at most MAX_CHUNKS nbgrader runs of at least MIN_CHUNK students
 # each (and the rest at the end), all in one long-lived writer process per writer
 # (``assignment.writer``): a run costs no process start, only nbgrader's set-up of the
@@ -103,17 +98,8 @@ def limits_from(config) -> LimitTable:
 
 
 def grading_code_digest() -> str:
-    """A digest of the code and data a verdict depends on: what the sandbox runs and what judges
-    its answers (``VERDICT_CODE`` of the course package), the Python and NumPy versions."""
-    import numpy
-
-    digest = hashlib.sha256(f"{platform.python_version()} {numpy.__version__}".encode())
-    paths = set()
-    for pattern in VERDICT_CODE:
-        paths.update(p for p in PACKAGE_DIR.glob(pattern) if p.is_file() and "__pycache__" not in p.parts)
-    for path in sorted(paths):
-        digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    """A digest of the code and data a verdict depends on (``grading.contract.verdict_digest``)."""
+    return contract.verdict_digest()
 
 
 def cache_folder(course: Path, assignment: str) -> Path:

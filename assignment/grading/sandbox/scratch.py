@@ -12,9 +12,9 @@ the grader's uid, so both read it as its owner. Files are created with
 
 What it holds:
 
-- ``course/assignment``: a copy of the course package whose digits hold no test
-  labels (the Landlock sandbox imports this copy; bubblewrap mounts the real
-  package and the masked digits file over its data);
+- ``course/assignment``: a copy of the course package's modules that the runner
+  imports (``grading.contract.sandbox_files``), with digits that hold no test
+  labels (both backends import this copy, bubblewrap mounted at ``/sandbox/grader``);
 - ``site``: a folder with NumPy and ``numpy.libs`` only (symbolic links to the
   installed ones), the sandbox's only third-party import path;
 - ``runs/...``: one folder per sandboxed process (its stdout and stderr) and per
@@ -32,8 +32,9 @@ from pathlib import Path
 
 import numpy
 
+from assignment.grading import contract
+
 PACKAGE_DIR = Path(__file__).resolve().parents[2]  # the course package, assignment/
-_COPIED = ("*.py", "data/README.md")  # what the sandbox may import or read of the package
 
 _lock = threading.RLock()
 _root: Path | None = None
@@ -124,13 +125,12 @@ def course_copy() -> Path:
             return _course
         course = private_root() / "course"
         course.mkdir(mode=0o700)
-        for pattern in _COPIED:
-            for source in sorted(PACKAGE_DIR.rglob(pattern)):
-                if "__pycache__" in source.parts or not source.is_file() or source.is_symlink():
-                    continue
-                target = course / "assignment" / source.relative_to(PACKAGE_DIR)
-                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                write_exclusive(target, source.read_bytes())
+        for source in contract.sandbox_files(PACKAGE_DIR):  # what the runner imports, nothing else
+            if source.is_symlink():
+                continue
+            target = course / "assignment" / source.relative_to(PACKAGE_DIR)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_exclusive(target, source.read_bytes())
         (course / "assignment" / "data").mkdir(mode=0o700, exist_ok=True)
         write_exclusive(course / "assignment" / "data" / "digits.npz", digits.read_bytes())
         _course = course
