@@ -304,15 +304,17 @@ def graded(tmp_path_factory) -> Graded:
 
 
 def _outputs(course: Path, student: str) -> dict[str, str]:
-    """grade_id -> the text of its output in the student's autograded notebooks."""
+    """grade_id -> the text of its output in the student's autograded notebooks (graded test cells only,
+    not the graded-code cells that follow each question's tests)."""
     texts = {}
     for name in NOTEBOOKS:
         path = course / "autograded" / student / ASSIGNMENT / name
         if not path.exists():
             continue
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if grade_id and cell.get("cell_type") == "code":
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            grade_id = meta.get("grade_id")
+            if grade_id and meta.get("grade") and cell.get("cell_type") == "code":
                 texts[grade_id] = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
     return texts
 
