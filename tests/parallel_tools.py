@@ -5,7 +5,7 @@
 - ``graded_class()``: once per test run, a mixed class graded twice, serially
   by ``nbgrader autograde`` and by ``python -m assignment autograde --jobs 2``,
   each in its own scratch course;
-- ``grade_rows()``: every grade cell's scores of a gradebook.
+- ``grade_rows()``: every grade cell's scores of a gradebook; ``GRADES``: how many per submission.
 """
 
 from __future__ import annotations
@@ -31,6 +31,21 @@ PLAN = [
     ("eve_relu_loop", "relu_loop"), ("fay_import_exit", "import_exit"),
 ]
 EXAMPLE_TOTALS = {"ada_correct": 30.0, "ben_untouched": 0.0, "cy_buggy": 21.0, "dee_forward_only": 12.0}
+
+
+def _grade_rows() -> int:
+    """The gradebook's grade rows per submission: one per graded test cell and one per comment task cell
+    (a 0-point manually graded cell per question and the training check) of the release."""
+    import nbformat
+
+    from course_tools import RELEASE
+
+    cells = [cell for path in sorted(RELEASE.glob("*.ipynb")) for cell in nbformat.read(str(path), 4).cells]
+    return sum(bool(cell.metadata.get("nbgrader", {}).get("grade") or cell.metadata.get("nbgrader", {}).get("task"))
+               for cell in cells)
+
+
+GRADES = _grade_rows()  # per submission: 28 tests and 10 comment cells
 
 
 def bench():

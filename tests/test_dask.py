@@ -91,9 +91,9 @@ def test_a_cluster_that_loses_a_worker_gives_the_serial_grades(cluster, graded, 
     assert cluster.processes["w2"].poll() is None
 
     serial = pt.grade_rows(pt.sqlite_url(graded / "serial"))
-    assert len(serial) == len(PLAN) * 28
+    assert len(serial) == len(PLAN) * pt.GRADES
     assert pt.grade_rows(pt.sqlite_url(course)) == serial
-    assert pt.row_counts(pt.sqlite_url(course)) == {"grade": len(PLAN) * 28, "submitted_notebook": len(PLAN) * 4,
+    assert pt.row_counts(pt.sqlite_url(course)) == {"grade": len(PLAN) * pt.GRADES, "submitted_notebook": len(PLAN) * 4,
                                                     "submitted_assignment": len(PLAN)}
     totals = pt.totals(pt.sqlite_url(course))
     assert totals["fay_import_exit"] == 0.0 and 0.0 < totals["eve_relu_loop"] < 30.0

@@ -23,23 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 import parallel_tools as pt
-from course_tools import RELEASE
-from parallel_tools import ASSIGNMENT, EXAMPLE_TOTALS, PLAN
+from parallel_tools import ASSIGNMENT, EXAMPLE_TOTALS, GRADES, PLAN
 
-
-def _grade_rows() -> int:
-    """The gradebook's grade rows per submission: one per graded test cell and one per comment task cell
-    (a 0-point manually graded cell per question and the training check) of the release."""
-    cells = [cell for path in sorted(RELEASE.glob("*.ipynb")) for cell in nbformat.read(str(path), 4).cells]
-    return sum(bool(cell.metadata.get("nbgrader", {}).get("grade") or cell.metadata.get("nbgrader", {}).get("task"))
-               for cell in cells)
-
-
-GRADES = _grade_rows()  # 28 tests and 10 comment cells
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("parallel")]
 

@@ -49,7 +49,7 @@ def test_parallel_autograde_on_postgresql_equals_sqlite(postgres, tmp_path_facto
     assert "(2 at a time)" in result.stdout.split("grades written by", 1)[1]  # two writers allowed
 
     assert pt.grade_rows(url) == pt.grade_rows(pt.sqlite_url(graded / "serial"))
-    assert pt.row_counts(url) == {"grade": len(PLAN) * 28, "submitted_notebook": len(PLAN) * 4,
+    assert pt.row_counts(url) == {"grade": len(PLAN) * pt.GRADES, "submitted_notebook": len(PLAN) * 4,
                                   "submitted_assignment": len(PLAN)}
     assert not (course / "gradebook.db").exists()
 
