@@ -28,7 +28,7 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # submission (hidden ones and hidden student folders too) and nothing a student could name, since
 # nbgrader's exchange matches patterns against bare file names. The course's notebook reader
 # (Autograde.exporter_class, below) copies what grading and feedback need instead, safely, and tells
-# each student what it left out (assignment/grading/intake.py).
+# each student what it left out (assignment/instructor/grading/intake.py).
 c.CourseDirectory.ignore += [os.path.join(glob.escape(COURSE_ROOT), "submitted", student, "*", entry)
                              for student in ("*", ".*") for entry in ("*", ".*")]
 # The exchange (submit, collect) skips files above 50 MiB, the most the reader reads of a notebook.
@@ -49,7 +49,7 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.ClearMarkScheme",
     "nbgrader.preprocessors.ComputeChecksums",
     "nbgrader.preprocessors.CheckCellMetadata",
-    "assignment.release.nbgrader_plugin.BuildStudentFiles",
+    "assignment.instructor.release.nbgrader_plugin.BuildStudentFiles",
 ]
 
 # Autograde: grade the student's own mytorch. Without this, nbgrader would
@@ -61,7 +61,7 @@ c.OverwriteCells.add_missing_cells = True
 # GradeInSandbox, which runs each test from the gradebook on the student's
 # mytorch/*.py in a bubblewrap sandbox and writes the verdict into the cell.
 c.Autograde.autograde_preprocessors = [
-    "assignment.grading.nbgrader_plugin.GradeInSandbox",
+    "assignment.instructor.grading.nbgrader_plugin.GradeInSandbox",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -71,9 +71,9 @@ c.Autograde.autograde_preprocessors = [
 ]
 # A malformed or tampered notebook must not stop the run: read what can be read,
 # else stand the released notebook in (grades never depend on notebook content).
-c.Autograde.exporter_class = "assignment.grading.reader.TolerantNotebookExporter"
+c.Autograde.exporter_class = "assignment.instructor.grading.reader.TolerantNotebookExporter"
 # The same exporter, built only where a grading sandbox can run (else autograde stops at once).
-c.Autograde.exporter_class = "assignment.grading.nbgrader_plugin.SandboxCheckedExporter"
+c.Autograde.exporter_class = "assignment.instructor.grading.nbgrader_plugin.SandboxCheckedExporter"
 # The sandbox: "auto" takes bubblewrap where user namespaces work, else "landlock" (Landlock +
 # seccomp, for containers); with neither, autograde refuses before touching any previous result
 # (the exporter below checks when autograde starts, before --force removes autograded notebooks).
@@ -97,7 +97,7 @@ c.GenerateFeedback.preprocessors = [
 c.ClearHiddenTests.enforce_metadata = False
 
 # Grades for an LMS (README, "Grades to Canvas or Moodle"), written at the course root by
-#   nbgrader export --exporter=assignment.lms_export.CanvasExportPlugin   (or MoodleExportPlugin)
+#   nbgrader export --exporter=assignment.instructor.lms_export.CanvasExportPlugin   (or MoodleExportPlugin)
 # c.CanvasExportPlugin.roster = os.path.join(COURSE_ROOT, "roster.csv")  # e.g. Canvas's gradebook export
 # c.CanvasExportPlugin.assignment_ids = {"mlp": 1234}  # Canvas's id of the assignment
 # c.MoodleExportPlugin.identifier = "email"  # or "username", "idnumber"

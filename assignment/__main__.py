@@ -1,5 +1,5 @@
 """Command line of the course kit: ``python -m assignment COMMAND``."""
 
-from assignment.cli import main
+from assignment.instructor.cli import main
 
 raise SystemExit(main())

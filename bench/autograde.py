@@ -23,7 +23,7 @@ generate_assignment``, then copied; the same submissions collected into each):
 ``parallel``
     ``python -m assignment autograde mlp --jobs J``: sandbox verdicts for
     ``J`` submissions at a time, the grades written by stock ``nbgrader
-    autograde`` from the verdict cache (see ``assignment/parallel.py``).
+    autograde`` from the verdict cache (see ``assignment/instructor/parallel.py``).
 ``dask``
     ``python -m assignment autograde mlp --scheduler tcp://...``: the same
     command with its sandbox phase on a local Dask cluster of the
@@ -34,7 +34,7 @@ generate_assignment``, then copied; the same submissions collected into each):
 ``rewrite``
     the parallel command run again on the graded course: every verdict is
     cached, so this is the cost of writing the grades alone (the long-lived
-    writer of ``assignment/writer.py``), and ``stock writer`` the same with
+    writer of ``assignment/instructor/writer.py``), and ``stock writer`` the same with
     one plain ``nbgrader autograde`` process reading the same cache. The
     difference between ``serial`` and ``stock writer`` is what the sandboxes
     cost.
@@ -70,8 +70,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assignment.demo import collect, make_course, nbgrader_env, run_nbgrader  # noqa: E402
-from assignment.gradebook_table import grade_table  # noqa: E402
+from assignment.instructor.demo import collect, make_course, nbgrader_env, run_nbgrader  # noqa: E402
+from assignment.instructor.gradebook_table import grade_table  # noqa: E402
 
 ASSIGNMENT = "mlp"
 EXAMPLES = ROOT / "examples" / "submissions"

@@ -1,6 +1,6 @@
 """Benchmark: Python time of every visualizer interaction, on the reference mytorch.
 
-Each visualizer of ``assignment.viz`` is built with the reference ``mytorch`` (imported
+Each visualizer of ``assignment.student.viz`` is built with the reference ``mytorch`` (imported
 from the repository root) and each of its interactions (a stepper click, a slider
 move, a toggle, a training refresh) is driven N times through the widget API, as
 the front end would drive it. What is timed is the whole Python side of one
@@ -18,7 +18,7 @@ epoch of training from the Train button). On a busy machine the wall-clock times
 grow with the load while the CPU column stays put: read both.
 
 ``--side-by-side`` builds every widget twice, once with the fast drawing of
-``assignment/viz/_fastdraw.py`` (cached layers, cached text bitmaps, the small PNG writer)
+``assignment/student/viz/_fastdraw.py`` (cached layers, cached text bitmaps, the small PNG writer)
 and once with plain matplotlib (``canvas.draw()`` of the whole figure, matplotlib's PNG
 writer), and alternates their interactions call by call, so that a burst of load elsewhere
 costs both alike; it prints both medians and p90s and their ratios.
@@ -55,7 +55,7 @@ def _cycle(values: Sequence) -> Callable[[], object]:
 
 def interactions(nn, optim) -> list[tuple[str, str, object, Callable[[], None]]]:
     """(visualizer, interaction, widget, do-it-once) for every interaction of every visualizer."""
-    from assignment import viz
+    from assignment.student import viz
 
     out = []
 
@@ -113,7 +113,7 @@ def interactions(nn, optim) -> list[tuple[str, str, object, Callable[[], None]]]
         w.render()
 
     add("training_dashboard", "curves refresh", w, curves)
-    from assignment.viz.training_dashboard import _digits
+    from assignment.student.viz.training_dashboard import _digits
 
     data = _digits()
     add("training_dashboard", "epoch refresh", w, lambda w=w: w._set_analysis(data))
@@ -122,7 +122,7 @@ def interactions(nn, optim) -> list[tuple[str, str, object, Callable[[], None]]]
 
 def one_offs(nn, optim) -> list[tuple[str, str, Callable[[], object]]]:
     """(visualizer, action, do-it) for the actions that are not interactions."""
-    from assignment import viz
+    from assignment.student import viz
 
     out = []
     for name in ("linear_forward", "relu_forward", "sequential_forward", "xeloss_forward", "xeloss_backward",
@@ -179,7 +179,7 @@ def format_rows(rows: list[tuple[str, str, list[float]]], *, budget: bool) -> st
 
 def side_by_side(nn, optim, n: int) -> str:
     """The table of every interaction with the fast drawing and with plain matplotlib, alternated."""
-    from assignment.viz import _fastdraw
+    from assignment.student.viz import _fastdraw
 
     built = {}
     for plain in (False, True):

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assignment.release import stubs  # noqa: E402
+from assignment.instructor.release import stubs  # noqa: E402
 
 FILES = ("__init__.py", "nn.py", "optim.py")
 BUGS = [

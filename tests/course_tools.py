@@ -117,17 +117,17 @@ def squash(text: str) -> str:
 
 def scratch_course(target: Path) -> Path:
     """A fresh copy of the course (config, sources, reference) at ``target``."""
-    from assignment.demo import make_course
+    from assignment.instructor.demo import make_course
 
     make_course(target)
     return target
 
 
 def nbgrader_env() -> dict[str, str]:
-    """``assignment.demo.nbgrader_env()`` (the venv's bin/ first on PATH: nbgrader calls ``alembic``
+    """``assignment.instructor.demo.nbgrader_env()`` (the venv's bin/ first on PATH: nbgrader calls ``alembic``
     by bare name; no PYTHONPATH) without MYTORCH_GRADEBOOK_URL (a scratch course keeps its own
     SQLite gradebook)."""
-    from assignment.demo import nbgrader_env as demo_env  # here: demo imports nbgrader.api, slow to load
+    from assignment.instructor.demo import nbgrader_env as demo_env  # here: demo imports nbgrader.api, slow to load
 
     env = demo_env()
     env.pop(URL_VARIABLE, None)
@@ -186,9 +186,9 @@ def evaluate(nn, optim, tc: TestCase) -> list[str]:
     """The problems test ``tc`` finds in the given modules, worded as run_test words them."""
     import copy
 
-    from assignment.checks import student_error
-    from assignment.questions import question
-    from assignment.questions._compare import revealing
+    from assignment.student.checks import student_error
+    from assignment.shared.questions import question
+    from assignment.shared.questions._compare import revealing
 
     q = question(tc.key)
     try:

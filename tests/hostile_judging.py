@@ -48,10 +48,10 @@ def forged_empty_lists(ctx: hs.Context) -> None:
     no trained layer. Nothing is left to compare, and SGD.step itself is the stub as handed out."""
     hs.at_import(ctx, "optim.py", (
         "import sys as _sys\n"
-        "_q = _sys.modules.get('assignment.questions.sgd_step')\n"
+        "_q = _sys.modules.get('assignment.shared.questions.sgd_step')\n"
         "if _q is not None:\n"
         "    _q.run = lambda nn, optim, case: {'after': [], 'grads_unchanged': True, 'relu_untouched': True}\n"
-        "_tc = _sys.modules.get('assignment.questions.training_accuracy')\n"
+        "_tc = _sys.modules.get('assignment.shared.questions.training_accuracy')\n"
         "if _tc is not None:\n"
         "    _tc.trained_parameters = lambda *args, **kwargs: []\n"))
     hs.edit(ctx, "optim.py", SGD_STEP_BODY, "                raise NotImplementedError('Question 3 (sgd_step)')\n")
@@ -80,7 +80,7 @@ def replay_sequential(ctx: hs.Context) -> None:
         "                'received': [[np.array(grads[i + 1], dtype=float)] for i in range(n)]}\n"
         "    return run\n"
         "for _kind in ('forward', 'backward'):\n"
-        "    _q = _sys.modules.get('assignment.questions.sequential_' + _kind)\n"
+        "    _q = _sys.modules.get('assignment.shared.questions.sequential_' + _kind)\n"
         "    if _q is not None:\n"
         "        _q.run = _replay(_kind)\n"))
 

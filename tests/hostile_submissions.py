@@ -183,7 +183,7 @@ def import_scipy_sklearn_nn(ctx: Context) -> None:
 
 def import_grader_nn(ctx: Context) -> None:
     """nn.py imports the course's own package (the grader's code): refused like any other package."""
-    at_import(ctx, "nn.py", "from assignment.questions import linear_forward as _q\n")
+    at_import(ctx, "nn.py", "from assignment.shared.questions import linear_forward as _q\n")
 
 
 def import_torch_optim(ctx: Context) -> None:
@@ -366,8 +366,8 @@ def fake_accuracy(ctx: Context) -> None:
     predictions are the data set's test labels. SGD.step does nothing, so nothing is learnt."""
     at_import(ctx, "nn.py", (
         "import sys as _sys\n"
-        "_t, _tc = _sys.modules.get('assignment.training'), _sys.modules.get('assignment.questions.training_accuracy')\n"
-        "_data = _sys.modules.get('assignment.data')\n"
+        "_t, _tc = _sys.modules.get('assignment.shared.training'), _sys.modules.get('assignment.shared.questions.training_accuracy')\n"
+        "_data = _sys.modules.get('assignment.shared.data')\n"
         "if _t and _tc and _data:\n"
         "    _labels = lambda *a, **k: _data.load_digits().y_test\n"
         "    _t.accuracy = _tc.accuracy = _tc.accuracy_of_parameters = lambda *a, **k: 1.0\n"

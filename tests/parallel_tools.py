@@ -69,7 +69,7 @@ def env(url: str | None = None) -> dict[str, str]:
 
 def generated_course(folder: Path, url: str | None = None) -> Path:
     """A scratch course with the short limits appended to its config and ``mlp`` generated."""
-    from assignment.demo import make_course, run_nbgrader
+    from assignment.instructor.demo import make_course, run_nbgrader
 
     make_course(folder)
     with open(folder / "nbgrader_config.py", "a", encoding="utf-8") as handle:
@@ -93,7 +93,7 @@ def serial_command(course: Path, url: str | None = None, timeout: float = 600) -
 
 
 def _build(folder: Path) -> None:
-    from assignment.demo import collect
+    from assignment.instructor.demo import collect
 
     submissions = bench().make_class(folder / "submissions", PLAN)
     base = generated_course(folder / "base")

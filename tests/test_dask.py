@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 import parallel_tools as pt
-from assignment.demo import collect
+from assignment.instructor.demo import collect
 from parallel_tools import ASSIGNMENT, PLAN
 
 pytestmark = [pytest.mark.xdist_group("parallel")]
@@ -108,7 +108,7 @@ def test_a_cluster_that_loses_a_worker_gives_the_serial_grades(cluster, graded, 
 
 
 def test_an_unreachable_scheduler_is_a_clear_error():
-    from assignment.distributed import ClusterUnavailable, connect
+    from assignment.instructor.distributed import ClusterUnavailable, connect
 
     address = f"tcp://127.0.0.1:{pt.bench().free_port()}"  # nothing listens there
     with pytest.raises(ClusterUnavailable, match="cannot reach the Dask scheduler at " + address):
@@ -116,8 +116,8 @@ def test_an_unreachable_scheduler_is_a_clear_error():
 
 
 def test_a_malformed_answer_from_a_worker_reaches_no_cache(tmp_path):
-    from assignment.distributed import store_verdicts
-    from assignment.grading.grader import VerdictCache
+    from assignment.instructor.distributed import store_verdicts
+    from assignment.instructor.grading.grader import VerdictCache
 
     cache = VerdictCache(tmp_path / "cache")
     good_key = "a" * 64

@@ -1,6 +1,6 @@
 """``python -m assignment doctor``: one line per check, exit 1 on any FAIL.
 
-Scratch courses (``assignment.demo.make_course``) with real folders, modes, a
+Scratch courses (``assignment.instructor.demo.make_course``) with real folders, modes, a
 real nbgrader gradebook, a real exchange folder and a second Python
 interpreter (a throwaway venv) standing in for formgrader's:
 
@@ -30,7 +30,7 @@ import pytest
 from traitlets.config import Config
 
 import parallel_tools as pt
-from assignment import doctor
+from assignment.instructor import doctor
 from course_tools import ROOT, URL_VARIABLE, gradebook_url
 
 
@@ -52,7 +52,7 @@ def make_exchange(folder: Path, mode: int = 0o1777) -> Path:
 @pytest.fixture()
 def course(tmp_path) -> Path:
     """A scratch course with a real gradebook and its own exchange, closed as it should be."""
-    from assignment.demo import make_course
+    from assignment.instructor.demo import make_course
     from nbgrader.api import Gradebook
 
     course = tmp_path / "course"
@@ -118,9 +118,9 @@ def test_a_differing_installed_package_is_named(course, tmp_path):
     # Formgrader's Python has an older copy installed: one file changed, one the course no longer has.
     installed = tmp_path / "site" / "assignment"
     shutil.copytree(course / "assignment", installed)
-    with open(installed / "checks.py", "a", encoding="utf-8") as handle:
+    with open(installed / "student" / "checks.py", "a", encoding="utf-8") as handle:
         handle.write("\n# an older release\n")
-    (installed / "grading" / "old_helper.py").write_text("OLD = True\n", encoding="utf-8")
+    (installed / "instructor" / "grading" / "old_helper.py").write_text("OLD = True\n", encoding="utf-8")
     venv = tmp_path / "formgrader-venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     site = next((venv / "lib").glob("python*/site-packages"))
@@ -131,7 +131,7 @@ def test_a_differing_installed_package_is_named(course, tmp_path):
     [line] = [line for line in lines_of(result, "FAIL") if "course package" in line]
     assert f"formgrader imports {installed} and nbgrader at the course root imports {course / 'assignment'}" \
            in line
-    assert "2 file(s) differ: checks.py, grading/old_helper.py" in line
+    assert "2 file(s) differ: instructor/grading/old_helper.py, student/checks.py" in line
 
     # The same files in both places: fine.
     shutil.rmtree(installed)

@@ -12,7 +12,7 @@ import importlib.util
 
 import pytest
 
-from assignment.questions import KEYS
+from assignment.shared.questions import KEYS
 from course_tools import ASSIGNMENT, EXAMPLES, RELEASE, ROOT, evaluate, import_student_package, test_cases
 
 STALE = "the example submissions are stale: run python examples/make_examples.py"

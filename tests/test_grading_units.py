@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assignment.grading import transport
-from assignment.grading import cases
-from assignment.grading.cases import ANSWER_KEYS, CaseError, parse_test_call
-from assignment.grading.policy import MAX_FILE_BYTES, PACKAGE_INIT, forbidden_imports, read_submission, write_package
-from assignment.grading.sandbox import Limits, Outcome, _seccomp_program, bwrap_available, run_in_sandbox
-from assignment.grading.verdicts import judge
-from assignment.questions import question
-from assignment.questions._compare import revealing
+from assignment.instructor.grading import transport
+from assignment.instructor.grading import cases
+from assignment.instructor.grading.cases import ANSWER_KEYS, CaseError, parse_test_call
+from assignment.instructor.grading.policy import MAX_FILE_BYTES, PACKAGE_INIT, forbidden_imports, read_submission, write_package
+from assignment.instructor.grading.sandbox import Limits, Outcome, _seccomp_program, bwrap_available, run_in_sandbox
+from assignment.instructor.grading.verdicts import judge
+from assignment.shared.questions import question
+from assignment.shared.questions._compare import revealing
 from course_tools import ADA, ROOT, test_cases
 
 LINEAR_FORWARD = "        return x @ self.weight + self.bias\n"
@@ -299,7 +299,7 @@ def test_tampered_notebook_is_reconciled_with_the_gradebook(tmp_path):
     from nbgrader.preprocessors import OverwriteCells
     from nbgrader.utils import compute_checksum
 
-    from assignment.grading.reader import reconciled
+    from assignment.instructor.grading.reader import reconciled
 
     db = f"sqlite:///{tmp_path / 'gradebook.db'}"
     source = [_cell("markdown", "# Intro", "intro"), _cell("markdown", "Tests of Q1", "q1_intro"),
@@ -345,7 +345,7 @@ def trained():
     """The parameters the reference mytorch trains on the training check's case, as the sandbox reports them."""
     from mytorch import nn, optim
 
-    from assignment.questions import training_accuracy
+    from assignment.shared.questions import training_accuracy
 
     return roundtrip(training_accuracy.run(nn, optim, TRAINING_CASE))
 
@@ -356,13 +356,13 @@ def training_verdict(outputs):
 
 def test_the_trained_parameters_are_scored_by_the_grader(trained):
     assert training_verdict(trained).passed
-    from assignment.questions.training_accuracy import accuracy_of_parameters
+    from assignment.shared.questions.training_accuracy import accuracy_of_parameters
 
     assert accuracy_of_parameters(trained["parameters"]) > 0.9
     # The same layers untrained (the reported weights are what is scored, not any claim about them).
     from mytorch import nn
 
-    from assignment.training import mlp_layers
+    from assignment.shared.training import mlp_layers
     untrained = [{"weight": layer.weight, "bias": layer.bias} for layer in mlp_layers(nn, [64, 64, 10])[::2]]
     verdict = training_verdict({"parameters": untrained, "diverged": None})
     assert not verdict.passed and "test accuracy; at least 90% is expected" in verdict.problems[0]
@@ -371,7 +371,7 @@ def test_the_trained_parameters_are_scored_by_the_grader(trained):
 def test_predictions_or_an_accuracy_from_the_sandbox_earn_nothing():
     """A report of perfect predictions (a nearest-neighbour lookup could make them without any MLP) or of
     an accuracy is not a trained MLP: it scores zero, with the malformed-report message."""
-    from assignment.data import load_digits
+    from assignment.shared.data import load_digits
 
     labels = load_digits().y_test
     for outputs in ({"accuracy": 1.0}, {"predictions": labels.copy()}, {"predictions": labels, "parameters": []},
@@ -520,7 +520,7 @@ def test_an_sgd_report_of_no_steps_or_no_layers_fails():
 
 
 def test_conforms_names_where_a_report_departs():
-    from assignment.questions._forms import FLAG, TEXT, Array, Choice, Integer, Many, Maybe, conforms
+    from assignment.shared.questions._forms import FLAG, TEXT, Array, Choice, Integer, Many, Maybe, conforms
 
     form = {"a": [Array((1, 2)), FLAG], "b": Many([Choice(("x", "y")), Integer(-1, 3)], 2), "c": Maybe(TEXT)}
     good = {"a": [np.zeros((1, 2)), True], "b": [["x", 0], ["y", -1]], "c": None}
@@ -554,7 +554,7 @@ def test_no_sequential_answer_goes_into_the_sandbox(tc):
     inputs = call.inputs
     assert set(inputs) <= {"layers", "sizes", "seed", "x", "batch"}
     numbers = {round(float(v), 6) for v in np.asarray(inputs.get("x", []), dtype=float).ravel()}
-    from assignment.questions._standins import network
+    from assignment.shared.questions._standins import network
     net = network(call.case, len(call.case["x"]) if "x" in call.case else call.case["batch"])
     values = net.activations(np.asarray(call.case["x"]))[1:] if "x" in call.case else net.gradients()
     for value in values:
@@ -563,8 +563,8 @@ def test_no_sequential_answer_goes_into_the_sandbox(tc):
 
 @pytest.mark.parametrize("tc", [tc for tc in SEQUENTIAL if tc.number == 1], ids=lambda tc: tc.grade_id)
 def test_the_visible_sequential_tests_show_what_the_grader_computes(tc):
-    from assignment.questions._compare import same
-    from assignment.questions._standins import network
+    from assignment.shared.questions._compare import same
+    from assignment.shared.questions._standins import network
 
     if tc.key == "sequential_forward":
         want = network(tc.case, len(tc.case["x"])).activations(np.asarray(tc.case["x"]))[-1]
@@ -617,7 +617,7 @@ def test_a_sequential_backward_report_is_judged_on_recomputed_values():
 def test_stand_ins_are_robust_to_what_a_sequential_hands_them():
     """A wrong value (of another shape, not an array) gets NaNs of the right shape back, so the run goes
     on and the grader can say what went wrong; a received value is a copy (changing it later changes nothing)."""
-    from assignment.questions._standins import StandInLoss, network, standins
+    from assignment.shared.questions._standins import StandInLoss, network, standins
 
     net = network({"layers": ["a", "b"], "sizes": [2, 3, 4], "seed": 1}, rows=2)
     (first, second), log = standins(net, watched="forward")
@@ -713,7 +713,7 @@ def test_sandbox_sees_no_course_files_and_writes_nowhere(tmp_path):
             "'/sandbox/out/other.json']:\n"
             "            try:\n                open(p, 'w').close()\n                seen.append(p)\n"
             "            except OSError:\n                pass\n"
-            "        from assignment.data import load_digits\n"
+            "        from assignment.shared.data import load_digits\n"
             "        if set(load_digits().y_test.tolist()) != {-1}:\n            seen.append('test labels')\n"
             "        if seen:\n            raise RuntimeError(f'SEEN {seen}')\n")
     outcome, _ = forward(tmp_path, body)

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from assignment.demo import collect, make_course, nbgrader_env, run_nbgrader
-from assignment.gradebook_table import grade_table, question_of
+from assignment.instructor.demo import collect, make_course, nbgrader_env, run_nbgrader
+from assignment.instructor.gradebook_table import grade_table, question_of
 import hostile_intake
 import hostile_judging
 import hostile_submissions as hs
@@ -94,7 +94,7 @@ CASES = [
             {"linear_forward": "imports scipy, sklearn", "sgd_step": "imports scipy, sklearn"},
             "nn.py: from scipy.special import ...; importlib.import_module('sklearn')"),
     hs.Case("grader_in_nn", hs.import_grader_nn, NN_AND_DEPENDANTS, {"relu_forward": "imports assignment"},
-            "nn.py: from assignment.questions import ... (the course's own package)"),
+            "nn.py: from assignment.shared.questions import ... (the course's own package)"),
     hs.Case("torch_in_optim", hs.import_torch_optim, Z("sgd_step", "training_accuracy"),
             {"sgd_step": "mytorch/optim.py imports torch", "training_accuracy": "imports torch"},
             "optim.py: import torch"),

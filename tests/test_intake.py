@@ -34,12 +34,12 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 import hostile_intake
 import hostile_submissions as hs
-from assignment.grading import intake
-from assignment.grading.intake import MAX_FILE_BYTES, MAX_LISTED, Intake, read_package, take_in
-from assignment.grading.policy import read_submission, source_bytes, write_package
-from assignment.grading.reader import TolerantNotebookExporter
-from assignment.grading.safe_files import RefusedFile, read_file, read_regular
-from assignment.grading.text import markdown_literal, utf8_safe, utf8_safe_json
+from assignment.instructor.grading import intake
+from assignment.instructor.grading.intake import MAX_FILE_BYTES, MAX_LISTED, Intake, read_package, take_in
+from assignment.instructor.grading.policy import read_submission, source_bytes, write_package
+from assignment.instructor.grading.reader import TolerantNotebookExporter
+from assignment.instructor.grading.safe_files import RefusedFile, read_file, read_regular
+from assignment.instructor.grading.text import markdown_literal, utf8_safe, utf8_safe_json
 from course_tools import ADA, ASSIGNMENT, NOTEBOOKS, RELEASE, nbgrader, scratch_course
 
 

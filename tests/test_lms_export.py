@@ -1,4 +1,4 @@
-"""LMS exports: ``nbgrader export --exporter=assignment.lms_export.CanvasExportPlugin`` (or Moodle).
+"""LMS exports: ``nbgrader export --exporter=assignment.instructor.lms_export.CanvasExportPlugin`` (or Moodle).
 
 A scratch course is graded for real, once for this module: two assignments
 (``mlp`` and a copy of it, ``mlp_retake``), students with a comma and a quote
@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 import parallel_tools as pt
-from assignment.lms_export import format_score
+from assignment.instructor.lms_export import format_score
 from course_tools import ASSIGNMENT, EXAMPLES, VENV_BIN, gradebook_url
 
 pytestmark = pytest.mark.slow
@@ -57,7 +57,7 @@ CANVAS_ROSTER = '''\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,mlp (4711),
 
 
 def _build(folder: Path) -> None:
-    from assignment.demo import collect, run_nbgrader
+    from assignment.instructor.demo import collect, run_nbgrader
     from nbgrader.api import Gradebook
 
     course = pt.generated_course(folder / "course")
@@ -92,7 +92,7 @@ def graded(tmp_path_factory) -> Path:
 def export(graded: Path, tmp_path: Path, plugin: str, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
     """The stock ``nbgrader export`` with one of the plugins, at the course root."""
     out = tmp_path / f"{plugin}.csv"
-    result = subprocess.run([str(VENV_BIN / "nbgrader"), "export", f"--exporter=assignment.lms_export.{plugin}",
+    result = subprocess.run([str(VENV_BIN / "nbgrader"), "export", f"--exporter=assignment.instructor.lms_export.{plugin}",
                              f"--to={out}", *args], cwd=graded / "course", env=pt.env(), capture_output=True,
                             text=True, timeout=300)
     return result, out
@@ -104,7 +104,7 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def test_the_gradebook_holds_what_the_exports_should_show(graded):
-    from assignment.gradebook_table import grade_table
+    from assignment.instructor.gradebook_table import grade_table
 
     def totals(assignment: str) -> dict[str, float]:
         return {student: sum(score for score, _ in row.values())
@@ -205,7 +205,7 @@ def test_roster_mistakes_are_clear_errors(graded, tmp_path):
 def test_the_default_file_is_written_at_the_course_root_and_git_ignored(graded):
     course = graded / "course"
     result = subprocess.run([str(VENV_BIN / "nbgrader"), "export",
-                             "--exporter=assignment.lms_export.MoodleExportPlugin"], cwd=course, env=pt.env(),
+                             "--exporter=assignment.instructor.lms_export.MoodleExportPlugin"], cwd=course, env=pt.env(),
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (course / "moodle_grades.csv").is_file()
@@ -215,7 +215,7 @@ def test_the_default_file_is_written_at_the_course_root_and_git_ignored(graded):
 
 
 def test_display_name():
-    from assignment.lms_export import display_name
+    from assignment.instructor.lms_export import display_name
 
     assert [display_name(t) for t in ("=cmd|' /C calc'!A0", "+1", "-2", "@x", "\tx", "Ada", "O'Neil", "")] == \
         ["'=cmd|' /C calc'!A0", "'+1", "'-2", "'@x", "'\tx", "Ada", "O'Neil", ""]

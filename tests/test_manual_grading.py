@@ -33,12 +33,12 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from assignment.demo import collect, make_course, run_nbgrader
-from assignment.gradebook_table import grade_table
-from assignment.grading.graded_code import (MAX_LINE_CHARS, MAX_METHOD_LINES, TRAINING, excerpt, graded_code_id,
+from assignment.instructor.demo import collect, make_course, run_nbgrader
+from assignment.instructor.gradebook_table import grade_table
+from assignment.instructor.grading.graded_code import (MAX_LINE_CHARS, MAX_METHOD_LINES, TRAINING, excerpt, graded_code_id,
                                             render)
-from assignment.grading.policy import read_submission
-from assignment.questions import KEYS, question
+from assignment.instructor.grading.policy import read_submission
+from assignment.shared.questions import KEYS, question
 from course_tools import ADA, ASSIGNMENT, EXAMPLES, NOTEBOOKS, RELEASE, SOURCE, gradebook_url
 
 from servers import free_port, wait_until_serving

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assignment.release.stubs import derive_stub
+from assignment.instructor.release.stubs import derive_stub
 from course_tools import RELEASE, REFERENCE
 from mytorch import nn, optim
 

@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from assignment import viz
-from assignment.questions import question
+from assignment.student import viz
+from assignment.shared.questions import question
 from course_tools import evaluate
 from test_source_cases import BUGS, BY_KEY, load_variant
 

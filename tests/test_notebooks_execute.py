@@ -24,7 +24,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from assignment.release.stubs import derive_stub
+from assignment.instructor.release.stubs import derive_stub
 from course_tools import NOTEBOOKS, REFERENCE, RELEASE, built_once, copy_tree, nbgrader, nbgrader_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks_execute")]

@@ -109,8 +109,8 @@ def test_student_option_grades_only_those_students(course_copy, graded):
 
 
 def test_rerun_is_idempotent_and_its_sandbox_phase_runs_no_sandbox(course_copy, graded, monkeypatch, capsys):
-    from assignment import parallel
-    from assignment.grading import grader
+    from assignment.instructor import parallel
+    from assignment.instructor.grading import grader
 
     runs = []
     real = grader.run_batch
@@ -129,7 +129,7 @@ def test_rerun_is_idempotent_and_its_sandbox_phase_runs_no_sandbox(course_copy, 
 
 
 def test_a_worker_that_dies_is_retried_or_left_to_nbgrader(course_copy, graded, monkeypatch, capsys):
-    from assignment import parallel
+    from assignment.instructor import parallel
 
     # New work for two students, so that no cached verdict can stand in for theirs.
     for student, source in (("ada_2", "cy_1"), ("dee_1", "ada_1")):

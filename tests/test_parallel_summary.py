@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_failures_are_counted_and_named_on_the_last_line(tmp_path):
-    from assignment.demo import collect
+    from assignment.instructor.demo import collect
 
     course = pt.generated_course(tmp_path / "course")
     collect(course, EXAMPLES, students=["ada_correct"])

@@ -1,8 +1,8 @@
 """The instructor's whole flow, with the real nbgrader and a real sqlite gradebook.
 
-In a scratch copy of the course (``assignment.demo.make_course``), once per
+In a scratch copy of the course (``assignment.instructor.demo.make_course``), once per
 test session: ``nbgrader generate_assignment mlp``, the four example students'
-work collected into ``submitted/`` (``assignment.demo.collect``), ``nbgrader
+work collected into ``submitted/`` (``assignment.instructor.demo.collect``), ``nbgrader
 autograde mlp``, ``nbgrader generate_feedback mlp`` and ``nbgrader export``,
 all with the shipped ``nbgrader_config.py``. Then:
 
@@ -25,9 +25,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from assignment.demo import collect, make_course, run_nbgrader
-from assignment.gradebook_table import grade_table
-from assignment.questions import KEYS
+from assignment.instructor.demo import collect, make_course, run_nbgrader
+from assignment.instructor.gradebook_table import grade_table
+from assignment.shared.questions import KEYS
 from course_tools import (ASSIGNMENT, EXAMPLES, NOTEBOOKS, RELEASE, SOURCE, built_once, evaluate, gradebook_url,
                           hidden_lines, import_student_package, squash, test_cases, visible_test_lines)
 

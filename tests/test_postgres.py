@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 import parallel_tools as pt
-from assignment.demo import collect
+from assignment.instructor.demo import collect
 from parallel_tools import PLAN
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]
@@ -54,7 +54,7 @@ def test_parallel_autograde_on_postgresql_equals_sqlite(postgres, tmp_path_facto
     assert not (course / "gradebook.db").exists()
 
     # The report reads the same gradebook through the course's config.
-    from assignment.report import write_report
+    from assignment.instructor.report import write_report
 
     with pt.gradebook_url(url):
         report = write_report(course, "mlp", tmp_path / "report", echo=lambda *a: None)

@@ -1,4 +1,4 @@
-"""The progress cell at the top of every notebook (``assignment.progress``).
+"""The progress cell at the top of every notebook (``assignment.student.progress``).
 
 Each summary runs in a fresh Python process whose working folder is a student's
 copy of the committed release (notebooks and ``mytorch/``), as a kernel started
@@ -31,15 +31,15 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from assignment import progress
-from assignment.questions import KEYS, question
-from assignment.release.stubs import derive_stub
+from assignment.student import progress
+from assignment.shared.questions import KEYS, question
+from assignment.instructor.release.stubs import derive_stub
 from course_tools import REFERENCE, RELEASE, SOURCE, copy_tree, graded_cells, nbgrader_env, test_cases
 
 BIAS = "return x @ self.weight + self.bias"  # the reference's Linear.forward
 SUMMARY = """
 import json, sys
-from assignment import progress
+from assignment.student import progress
 runs = []
 for _ in range(int(sys.argv[1])):
     progress._trained.clear()  # each run trains again: its time is the first run's

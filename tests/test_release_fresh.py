@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from assignment.questions import KEYS
+from assignment.shared.questions import KEYS
 from course_tools import (ASSIGNMENT, NOTEBOOKS, RELEASE, graded_cells, hidden_lines, nbgrader, run_test_calls,
                           scratch_course, squash, test_cases, visible_test_lines)
 

@@ -16,9 +16,9 @@ import sys
 import pytest
 
 import parallel_tools as pt
-from assignment.gradebook_table import grade_table
-from assignment.questions import KEYS
-from assignment.report import failure_messages, normalise
+from assignment.instructor.gradebook_table import grade_table
+from assignment.shared.questions import KEYS
+from assignment.instructor.report import failure_messages, normalise
 from parallel_tools import PLAN
 
 ALL = list(KEYS) + ["training_accuracy"]

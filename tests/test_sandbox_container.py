@@ -24,8 +24,8 @@ SCRIPT = textwrap.dedent('''
     import json, shutil, sys, tempfile
     from pathlib import Path
     sys.path.insert(0, "tests")
-    from assignment.grading.policy import read_submission, write_package
-    from assignment.grading.sandbox import Limits, describe_backend, run_batch
+    from assignment.instructor.grading.policy import read_submission, write_package
+    from assignment.instructor.grading.sandbox import Limits, describe_backend, run_batch
     from course_tools import ADA
 
     LF = "        return x @ self.weight + self.bias\\n"

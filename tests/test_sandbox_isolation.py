@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assignment.grading.policy import read_submission, write_package
-from assignment.grading.sandbox import BACKENDS, Limits, Outcome, describe_backend, run_batch, run_in_sandbox
+from assignment.instructor.grading.policy import read_submission, write_package
+from assignment.instructor.grading.sandbox import BACKENDS, Limits, Outcome, describe_backend, run_batch, run_in_sandbox
 from course_tools import ADA, ROOT
 
 LINEAR_FORWARD = "        return x @ self.weight + self.bias\n"
@@ -120,7 +120,7 @@ def test_course_files_cannot_be_read_listed_or_written(tmp_path, backend):
     other.mkdir(parents=True)
     (other / "nn.py").write_text("other-student-secret-7a0f", encoding="utf-8")
     reads = [secret, other / "nn.py", ROOT / "mytorch" / "nn.py", ROOT / "source" / "mlp" / "01_forward.ipynb",
-             ROOT / "assignment" / "data" / "digits.npz", Path("/etc/shadow"), Path("/etc/passwd"),
+             ROOT / "assignment" / "shared" / "data" / "digits.npz", Path("/etc/shadow"), Path("/etc/passwd"),
              Path.home() / ".bashrc"]
     folders = [tmp_path, ROOT, Path("/work"), Path("/home"), Path("/tmp")]
     # Folders bubblewrap's sandbox has its own sparse copy of (what it mounts): no host entry may show.
@@ -163,7 +163,7 @@ for path in {[str(secret), str(other / 'nn.py')]!r}:
         seen.append(('removed', path))
     except OSError:
         pass
-from assignment.data import load_digits
+from assignment.shared.data import load_digits
 if set(load_digits().y_test.tolist()) != {{-1}}:
     seen.append('test labels')
 raise RuntimeError('FOUND ' + repr(seen))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from assignment.demo import collect, make_course, nbgrader_env, run_nbgrader
+from assignment.instructor.demo import collect, make_course, nbgrader_env, run_nbgrader
 from course_tools import ASSIGNMENT, EXAMPLES
 
 pytestmark = [pytest.mark.slow,

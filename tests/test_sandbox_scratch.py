@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from assignment.grading.sandbox import BACKENDS, Limits, describe_backend, run_in_sandbox, scratch
+from assignment.instructor.grading.sandbox import BACKENDS, Limits, describe_backend, run_in_sandbox, scratch
 from test_sandbox_isolation import REQUEST, indent, package
 
 INTRUDER = "mytorch-intruder"
@@ -72,7 +72,7 @@ def test_the_masked_digits_and_the_course_copy_live_in_the_private_root():
     root = scratch.private_root()
     assert scratch.masked_digits().is_relative_to(root)
     assert scratch.course_copy().is_relative_to(root)
-    assert (scratch.course_copy() / "assignment" / "grading" / "runner.py").is_file()
+    assert (scratch.course_copy() / "assignment" / "instructor" / "grading" / "runner.py").is_file()
 
 
 INTRUDER_SCRIPT = r"""

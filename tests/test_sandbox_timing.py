@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from assignment.demo import collect, make_course, run_nbgrader
-from assignment.gradebook_table import grade_table
-from assignment.grading import timing
-from assignment.questions import key_of
+from assignment.instructor.demo import collect, make_course, run_nbgrader
+from assignment.instructor.gradebook_table import grade_table
+from assignment.instructor.grading import timing
+from assignment.shared.questions import key_of
 import hostile_submissions as hs
 from course_tools import ASSIGNMENT, EXAMPLES
 

@@ -3,7 +3,7 @@
 Every ``run_test(key, number, **case)`` call of ``source/mlp/*.ipynb`` is
 parsed (its keyword arguments are literals) and:
 
-- passes against the reference ``mytorch`` (through ``assignment.checks.run_test``,
+- passes against the reference ``mytorch`` (through ``assignment.student.checks.run_test``,
   exactly as a notebook runs it: nothing on stderr, "Passed." on stdout);
 - belongs to a question that has exactly three tests, the first visible;
 - and, in the mutation tests, catches bugs: each entry of ``BUGS`` below is the
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import pytest
 
-from assignment.checks import run_test
-from assignment.questions import KEYS, question
+from assignment.student.checks import run_test
+from assignment.shared.questions import KEYS, question
 from course_tools import REFERENCE, evaluate, test_cases
 
 CASES = test_cases()

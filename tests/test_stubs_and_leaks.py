@@ -24,9 +24,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from assignment.questions import KEYS, question
-from assignment.release import leaks
-from assignment.release.stubs import StubError, derive_stub, write_student_package
+from assignment.shared.questions import KEYS, question
+from assignment.instructor.release import leaks
+from assignment.instructor.release.stubs import StubError, derive_stub, write_student_package
 from course_tools import ASSIGNMENT, REFERENCE, RELEASE, ROOT, SOURCE, copy_tree, hidden_lines, nbgrader, scratch_course
 
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*\n", re.S | re.M)
@@ -364,7 +364,7 @@ def test_the_sequential_stand_ins_reveal_no_layer_formula():
     reading them teaches none of Linear's or ReLU's forward or backward."""
     import numpy as np
 
-    from assignment.questions._standins import network
+    from assignment.shared.questions._standins import network
 
     net = network({"layers": ["Linear(3, 3)", "ReLU()", "Linear(3, 2)"], "sizes": [3, 3, 3, 2], "seed": 5}, rows=4)
     rng = np.random.default_rng(0)

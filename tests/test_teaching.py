@@ -32,7 +32,7 @@ import psutil
 import pytest
 from nbclient import NotebookClient
 
-from assignment.questions import KEYS, question
+from assignment.shared.questions import KEYS, question
 from course_tools import NOTEBOOKS, RELEASE, nbgrader_env
 from test_progress import working_copy
 
@@ -239,7 +239,7 @@ def test_the_pytorch_code_of_the_recap_runs():
     """The recap's PyTorch loop, run as shown on the course's digits (torch is a test-only dependency)."""
     import torch
 
-    from assignment.data import load_digits
+    from assignment.shared.data import load_digits
 
     block = re.findall(r"```python\n(.*?)```", recap(), flags=re.S)[-1]
     assert block.startswith("import torch")

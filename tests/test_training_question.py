@@ -1,4 +1,4 @@
-"""The training check as a question like the nine (``assignment/questions/training_accuracy.py``).
+"""The training check as a question like the nine (``assignment/shared/questions/training_accuracy.py``).
 
 Checked with the reference mytorch, real training on the digits and a real sandbox:
 
@@ -20,17 +20,17 @@ import types
 import numpy as np
 import pytest
 
-from assignment.data import load_digits
-from assignment.grading import transport
-from assignment.grading import cases
-from assignment.grading.cases import parse_test_call
-from assignment.grading.grader import fingerprint, grade_submission, limits_of
-from assignment.grading.policy import read_submission, write_package
-from assignment.grading.sandbox import Limits, describe_backend, submission_dir
-from assignment.questions import GRADED_KEYS, KEYS, TRAINING_KEY, question
-from assignment.questions import training_accuracy as training
-from assignment.questions._forms import MALFORMED
-from assignment.training import accuracy, mlp_layers
+from assignment.shared.data import load_digits
+from assignment.instructor.grading import transport
+from assignment.instructor.grading import cases
+from assignment.instructor.grading.cases import parse_test_call
+from assignment.instructor.grading.grader import fingerprint, grade_submission, limits_of
+from assignment.instructor.grading.policy import read_submission, write_package
+from assignment.instructor.grading.sandbox import Limits, describe_backend, submission_dir
+from assignment.shared.questions import GRADED_KEYS, KEYS, TRAINING_KEY, question
+from assignment.shared.questions import training_accuracy as training
+from assignment.shared.questions._forms import MALFORMED
+from assignment.shared.training import accuracy, mlp_layers
 from course_tools import ROOT
 from mytorch import nn as ref_nn
 from mytorch import optim as ref_optim

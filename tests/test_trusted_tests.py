@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from nbgrader.api import Gradebook, MissingEntry, SourceCell
 
-from assignment.grading import cases, trusted_tests
-from assignment.grading.cases import CaseError, parse_test_call
-from assignment.grading.trusted_tests import read_tests
+from assignment.instructor.grading import cases, trusted_tests
+from assignment.instructor.grading.cases import CaseError, parse_test_call
+from assignment.instructor.grading.trusted_tests import read_tests
 from course_tools import ASSIGNMENT, nbgrader, scratch_course
 
 

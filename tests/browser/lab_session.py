@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from assignment import student_lab
+from assignment.instructor import student_lab
 from tests.servers import free_port, wait_until_serving
 
 CHROMIUM = "/usr/bin/chromium"

@@ -26,7 +26,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from assignment.jupyter import STUDENT, config_files
+from assignment.instructor.jupyter import STUDENT, config_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = Path("/usr/bin/python3")

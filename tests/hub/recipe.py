@@ -13,7 +13,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from assignment.jupyter import HUB, INSTRUCTOR, config_files
+from assignment.instructor.jupyter import HUB, INSTRUCTOR, config_files
 from tests.hub.system_users import User
 
 ROOT = Path(__file__).resolve().parents[2]

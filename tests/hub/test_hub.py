@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from assignment.jupyter import INSTRUCTOR_LAB_PLUGINS
+from assignment.instructor.jupyter import INSTRUCTOR_LAB_PLUGINS
 from tests.hub import environment, hub, recipe, system_users
 from tests.hub.system_users import User
 from tests.hub.ui import CHROMIUM, CHROMIUM_FLAGS, Session

@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assignment import student_lab
-from assignment.jupyter import INSTRUCTOR, INSTRUCTOR_LAB_PLUGINS, STUDENT, STUDENT_LAB_PLUGINS, config_files
+from assignment.instructor import student_lab
+from assignment.instructor.jupyter import INSTRUCTOR, INSTRUCTOR_LAB_PLUGINS, STUDENT, STUDENT_LAB_PLUGINS, config_files
 
 SERVER_EXTENSIONS = {"formgrader", "course_list", "assignment_list", "validate_assignment"}
 # Run in a fresh Python with the config folders under test: what a Jupyter server started

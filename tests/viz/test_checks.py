@@ -1,4 +1,4 @@
-"""The notebooks' checks (``assignment.checks``) and the rules they share with the visualizers:
+"""The notebooks' checks (``assignment.student.checks``) and the rules they share with the visualizers:
 the student's own line, ``*`` where ``@`` is meant, time limits, readable arrays, training
 diagnoses, and one rule for gradient shapes."""
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assignment import checks, viz
-from assignment.questions import question
-from assignment.release.stubs import BEGIN, END, derive_stub
+from assignment.student import checks, viz
+from assignment.shared.questions import question
+from assignment.instructor.release.stubs import BEGIN, END, derive_stub
 from mytorch import nn as ref_nn
 from mytorch import optim as ref_optim
 from viz_fakes import with_class
@@ -65,7 +65,7 @@ def test_the_given_code_table_matches_the_reference_markers():
     assert functions == set(checks.GIVEN_FUNCTIONS)
     assert given == {name: set(lines) for name, lines in checks.GIVEN_LINES.items()}
     # The functions with a region are exactly the questions' methods.
-    from assignment.questions import KEYS
+    from assignment.shared.questions import KEYS
     assert set(given) == {question(key).INFO.method for key in KEYS}
 
 
@@ -178,7 +178,7 @@ def test_arrays_are_printed_in_short_fixed_notation(capsys, monkeypatch):
 
 
 def test_check_training_matches_the_graders_accuracy(capsys, monkeypatch):
-    from assignment.questions import training_accuracy as training
+    from assignment.shared.questions import training_accuracy as training
 
     case = dict(sizes=[64, 16, 10], epochs=2, lr=0.1, batch_size=32, seed=0)
     monkeypatch.setattr(checks, "_student_modules", lambda: (ref_nn, ref_optim))
@@ -193,7 +193,7 @@ def test_check_training_matches_the_graders_accuracy(capsys, monkeypatch):
 def test_check_training_scores_the_trained_parameters_not_the_students_predictions(capfd, monkeypatch):
     """A network that learns nothing but whose forward looks the test answers up would pass a check that
     scores its predictions; the visible check scores the trained parameters, as the grader does."""
-    from assignment.data import load_digits
+    from assignment.shared.data import load_digits
 
     digits = load_digits()
     answers = {np.asarray(row).tobytes(): int(label) for row, label in zip(digits.x_test, digits.y_test)}

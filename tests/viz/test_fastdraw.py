@@ -1,4 +1,4 @@
-"""The fast drawing of ``assignment/viz/_fastdraw.py`` against plain matplotlib.
+"""The fast drawing of ``assignment/student/viz/_fastdraw.py`` against plain matplotlib.
 
 ``FastText`` (cached glyph bitmaps) and ``LayeredFigure`` (cached layers, matplotlib's blitting)
 lean on matplotlib's internals, so they are pinned to the version they were written against,
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from assignment import viz
-from assignment.viz import _fastdraw
+from assignment.student import viz
+from assignment.student.viz import _fastdraw
 
 
 def test_written_for_the_installed_matplotlib():

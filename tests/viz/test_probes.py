@@ -3,7 +3,7 @@
 Every bug of the project's catalogue (``test_source_cases.BUGS``: the reference with one
 method's solution replaced by a classic mistake) is planted alone, and pairs of a forward bug
 and a backward bug that cancel out in finite differences of the student's own forward are
-planted together; then all nine probes (``assignment.viz.<key>.probe``) run on the variant.
+planted together; then all nine probes (``assignment.student.viz.<key>.probe``) run on the variant.
 Exactly the questions whose code is wrong must fail: a forward bug never costs a backward view
 (nor a Sequential view, judged with stand-ins), and cancelling bugs never pass.
 """
@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the catalogue's harness lives in tests/
 
-from assignment.questions import KEYS  # noqa: E402
+from assignment.shared.questions import KEYS  # noqa: E402
 from test_source_cases import BUGS, bug, load_variant  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def variants(tmp_path_factory):
 
 def probe_of(key: str):
     """Question ``key``'s probe function."""
-    return importlib.import_module(f"assignment.viz.{key}").probe
+    return importlib.import_module(f"assignment.student.viz.{key}").probe
 
 
 def blamed(nn, optim) -> dict[str, list[str]]:
@@ -117,17 +117,17 @@ def test_a_backward_probe_names_the_forward_it_does_not_trust(variants):
 
 
 def test_probes_run_without_widgets_or_matplotlib():
-    """Importing ``assignment.viz`` and calling every probe imports neither ipywidgets nor matplotlib."""
+    """Importing ``assignment.student.viz`` and calling every probe imports neither ipywidgets nor matplotlib."""
     script = textwrap.dedent("""
         import sys
-        from assignment import viz
-        from assignment.questions import KEYS
+        from assignment.student import viz
+        from assignment.shared.questions import KEYS
         from mytorch import nn, optim
         import importlib
         for key in KEYS:
-            found = importlib.import_module(f"assignment.viz.{key}").probe(nn, optim)
+            found = importlib.import_module(f"assignment.student.viz.{key}").probe(nn, optim)
             assert found.passed, (key, found.status_text)
-        importlib.import_module("assignment.viz.training_dashboard").settings(nn, optim)
+        importlib.import_module("assignment.student.viz.training_dashboard").settings(nn, optim)
         heavy = sorted(name for name in sys.modules if name.split(".")[0] in ("ipywidgets", "matplotlib", "anywidget"))
         print(heavy)
     """)

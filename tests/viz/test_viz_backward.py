@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assignment import viz
+from assignment.student import viz
 from conftest import is_png
 from mytorch import nn as ref_nn
 from viz_fakes import with_class

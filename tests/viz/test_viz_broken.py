@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import pytest
 
-from assignment import viz
+from assignment.student import viz
 from conftest import is_png
 from mytorch import nn as ref_nn
 from mytorch import optim as ref_optim
@@ -126,7 +126,7 @@ def test_bad_arguments_give_a_widget_not_an_exception(ref):
 def test_endless_loop_is_stopped(monkeypatch):
     import types
 
-    from assignment.viz import _safe
+    from assignment.student.viz import _safe
 
     monkeypatch.setattr(_safe, "TIME_LIMIT", 0.3)
 

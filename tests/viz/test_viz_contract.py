@@ -1,4 +1,4 @@
-"""The notebooks' contract with ``assignment.viz``, and what the package must never contain."""
+"""The notebooks' contract with ``assignment.student.viz``, and what the package must never contain."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 import ipywidgets as widgets
 import pytest
 
-from assignment import viz
-from assignment.viz._controls import Picture
+from assignment.student import viz
+from assignment.student.viz._controls import Picture
 from viz_fakes import NN_ONLY, WITH_OPTIM
 
 ROOT = Path(__file__).resolve().parents[2]
-VIZ_DIR = ROOT / "assignment" / "viz"
+VIZ_DIR = ROOT / "assignment" / "student" / "viz"
 SOURCES = sorted(VIZ_DIR.glob("*.py"))
 
 
@@ -102,7 +102,7 @@ def test_viz_contains_no_solution_line():
                 # short lines (`return x`) must not appear as a whole line; longer ones nowhere in a line
                 if code == solution or (len(solution) >= 12 and solution in code):
                     offenders.append(f"{path.name}:{number}: {line.strip()}")
-    assert not offenders, "solution code in assignment/viz:\n" + "\n".join(offenders)
+    assert not offenders, "solution code in assignment/student/viz:\n" + "\n".join(offenders)
 
 
 def test_readme_lists_every_module():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assignment import viz
+from assignment.student import viz
 from conftest import is_png
 from mytorch import nn as ref_nn
 from viz_fakes import with_class
@@ -101,7 +101,7 @@ class _Returns(ref_nn.Sequential):
 
 def test_dashboard_preflight_accepts_any_return_of_sequential_backward(ref):
     nn, optim = ref
-    from assignment.training import build_mlp
+    from assignment.shared.training import build_mlp
 
     model = build_mlp(nn, (64, 8, 10))
     loss_function = nn.CrossEntropyLoss()

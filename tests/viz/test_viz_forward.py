@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assignment import viz
+from assignment.student import viz
 from conftest import is_png
 from mytorch import nn as ref_nn
 from viz_fakes import with_class
@@ -146,7 +146,7 @@ def test_sequential_forward_reference_matches_the_chain(ref):
     assert w.highlight["current"] == "seq"
     w.mode_buttons.value = "stand-in layers"
     assert w.pipeline.names == ["Linear(3, 4) stand-in", "ReLU() stand-in", "Linear(4, 2) stand-in"]
-    from assignment.questions._standins import network
+    from assignment.shared.questions._standins import network
     wanted = network(w.case, rows=2).activations(np.asarray(w.case["x"]))
     np.testing.assert_allclose(w.pipeline.output, wanted[-1])
     assert w.state == "ok"

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CELLS = [
     "import sys, time\nsys.path.insert(0, {root!r})\nsys.path.insert(0, {here!r})\n"
-    "from mytorch import nn, optim\nfrom assignment import viz\nfrom viz_fakes import broken_nn, broken_optim",
+    "from mytorch import nn, optim\nfrom assignment.student import viz\nfrom viz_fakes import broken_nn, broken_optim",
     "viz.linear_forward(nn)",
     "viz.relu_forward(nn)",
     "viz.sequential_forward(nn)",

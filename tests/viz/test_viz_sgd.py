@@ -7,8 +7,8 @@ import types
 import numpy as np
 import pytest
 
-from assignment import viz
-from assignment.viz.sgd_step import START, STEPS, bowl, bowl_gradient
+from assignment.student import viz
+from assignment.student.viz.sgd_step import START, STEPS, bowl, bowl_gradient
 from conftest import is_png
 from mytorch import nn as ref_nn
 from mytorch import optim as ref_optim

@@ -1,0 +1,129 @@
+"""The bubblewrap backend: the runner in its own user, pid, mount, network, IPC and UTS namespaces.
+
+The sandbox's root is an empty tmpfs onto which only this is mounted,
+read-only: the interpreter, its standard library (the installation's own
+site-packages covered by an empty folder), the shared libraries that the
+interpreter, the standard library's extension modules and NumPy load (each
+file at the path the loader asks for), the loader's cache, NumPy at
+``/sandbox/site``, the grader's private copy of the course package (digits
+without test labels) at ``/sandbox/grader`` and this submission's copy at
+``/sandbox/student``. Writable: a 64 MiB ``/tmp`` only. No ``/proc`` (nothing
+needs it, and through it the sandbox would see bubblewrap's own environment
+and the host's mount table), a minimal ``/dev``. The sandbox user is uid
+65534 inside; outside it is the grader's own uid (so it can read the grader's
+private 0700 folders, and nothing more than the grader could). bubblewrap
+itself is started with an empty environment. The seccomp filter
+(``seccomp.build()``) is loaded by bubblewrap just before the runner starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from assignment.instructor.grading.sandbox import paths, scratch, seccomp
+from assignment.instructor.grading.sandbox.base import PASSED_THROUGH, RUNNER, RUNNER_ENV, Launch
+
+BWRAP = "bwrap"
+TMP_BYTES = 64 * 2**20  # the sandbox's /tmp (a tmpfs: memory outside the RLIMIT_AS of the process)
+INSIDE_PATH = ["/sandbox/site", "/sandbox/grader", "/sandbox/student"]
+
+
+@functools.cache
+def executable() -> str | None:
+    return shutil.which(BWRAP)
+
+
+def precheck() -> str | None:
+    """None if bubblewrap is installed and can create namespaces here, else why not."""
+    program = executable()
+    if program is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    if seccomp.unavailable():
+        return seccomp.unavailable()
+    try:
+        result = subprocess.run([program, "--ro-bind", "/", "/", "--unshare-all", "--unshare-user",
+                                 "--uid", "65534", "--gid", "65534", "true"],
+                                capture_output=True, text=True, timeout=20, env={})
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap cannot start: {error}"
+    if result.returncode != 0:
+        return f"bubblewrap cannot create a sandbox here: {result.stderr.strip()[:300]}"
+    return None
+
+
+@functools.cache
+def _knows_size_option() -> bool:
+    """Whether this bwrap takes ``--size`` before ``--tmpfs`` (0.7 and later)."""
+    try:
+        usage = subprocess.run([executable() or BWRAP, "--help"], capture_output=True, text=True, timeout=20, env={})
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--size" in usage.stdout + usage.stderr
+
+
+def _sized(size: int) -> list[str]:
+    return ["--size", str(size)] if _knows_size_option() else []
+
+
+def _system_mounts() -> list[str]:
+    """The interpreter, its standard library and the shared libraries, each where it is on the host."""
+    found = paths.installation()
+    command: list[str] = []
+    bound: set[str] = set()
+
+    def bind(source: Path, target: Path) -> None:
+        if str(target) not in bound:
+            bound.add(str(target))
+            command.extend(["--ro-bind", str(source), str(target)])
+
+    for requested, real in found.libraries:
+        bind(real, real)
+        bind(real, requested)
+    if paths.LOADER_CACHE.is_file():
+        bind(paths.LOADER_CACHE.resolve(), paths.LOADER_CACHE)
+    bind(found.executable, found.executable)
+    for folder in found.stdlib:
+        bind(folder, folder)
+    for folder in found.hidden:  # the installation's own site-packages: an empty, read-only folder
+        command.extend(["--tmpfs", str(folder), "--remount-ro", str(folder)])
+    return command
+
+
+def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
+    """How to start the runner in a fresh bubblewrap sandbox.
+
+    Args:
+        package_copy: the folder holding the student's ``mytorch/``.
+        run_dir: this run's private folder (the sandbox starts there on the host side).
+        channel_fd: the write end of the answer pipe (inherited through bubblewrap).
+    """
+    found = paths.installation()
+    program = seccomp.build(deny_exec=False)  # the runner adds the full filter itself
+    seccomp_read, seccomp_write = os.pipe()
+    os.write(seccomp_write, program)  # far below a pipe's buffer; bwrap reads it to the end
+    os.close(seccomp_write)
+    env = {**RUNNER_ENV, **{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, "HOME": "/tmp"}
+    argv = [executable() or BWRAP, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+            "--die-with-parent", "--new-session", "--clearenv"]
+    for name, value in env.items():
+        argv += ["--setenv", name, value]
+    # Memory-backed folders are size-capped (tmpfs pages are not counted by RLIMIT_AS).
+    argv += ["--dev", "/dev", *_sized(2**20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+             *_sized(TMP_BYTES), "--tmpfs", "/tmp"]
+    argv += _system_mounts()
+    for folder in found.numpy_dirs:
+        argv += ["--ro-bind", str(folder), f"/sandbox/site/{folder.name}"]
+    argv += ["--ro-bind", str(scratch.course_copy()), "/sandbox/grader",
+             "--ro-bind", str(package_copy), "/sandbox/student",
+             "--remount-ro", "/", "--chdir", "/tmp",
+             "--seccomp", str(seccomp_read),
+             str(found.executable), "-I", "-S", "-B", f"/sandbox/grader/{RUNNER}"]
+    return Launch(argv=argv, env={}, cwd=run_dir, pass_fds=(seccomp_read, channel_fd),
+                  close_after_start=(seccomp_read,),
+                  request=lambda pid: {"path": INSIDE_PATH, "grader_path": "/sandbox/grader",
+                                       "seccomp": base64.b64encode(seccomp.build()).decode()})

@@ -1,0 +1,185 @@
+"""One long-lived process that writes grades with stock ``nbgrader autograde``, batch after batch.
+
+``python -m assignment autograde`` writes grades through nbgrader's own
+pipeline (``GradeInSandbox`` reads the cached verdicts, ``SaveAutoGrades``
+stores them). Starting an nbgrader process costs about 2 CPU seconds (its
+imports), and each student costs about 1 more with nbgrader as it ships, most
+of it needless repetition (measured with cProfile, see README.md):
+
+- every gradebook access (about eight per notebook) creates a new SQLAlchemy
+  engine, so no compiled statement is ever reused, asks the database which
+  tables exist and issues ``CREATE TABLE IF NOT EXISTS`` checks for all of
+  nbgrader's tables;
+- ``CheckCellMetadata`` validates each cell's nbgrader metadata with
+  ``jsonschema.validate``, which checks the schema itself against its
+  meta-schema first, for every cell, twice per notebook.
+
+This process runs nbgrader in-process for each batch of students it is given
+(``NbGraderApp`` initialised, started and reset, as nbgrader's own test suite
+runs it), and removes that repetition for its own lifetime only: one engine per
+database URL (the connection pool and statement cache survive from one
+gradebook access to the next), the table checks run once per engine, and each
+metadata schema is checked once. What is written, and by which code, is
+unchanged: the same preprocessors, the same queries, the same validation of
+every cell.
+
+Protocol: the parent writes one JSON line per batch on stdin,
+``{"args": [nbgrader arguments...], "log": path}``; the process runs
+``nbgrader ARGS`` with its stdout and stderr in ``log`` and answers on the
+file descriptor given as its first argument with one JSON line,
+``{"exit": code, "seconds": s}``. An empty line (or end of input) ends it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import types
+from typing import Any
+
+_installed = False
+
+
+def _fast_jsonschema() -> types.ModuleType:
+    """A stand-in for the ``jsonschema`` module as nbgrader's metadata validator uses it:
+    ``validate`` gives the same answer and the same error (the best match) as
+    ``jsonschema.validate``, but checks each schema against its meta-schema once."""
+    import jsonschema
+    from jsonschema import exceptions, validators
+
+    validators_by_schema: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def validate(instance, schema, cls=None, *args, **kwargs):
+        key = json.dumps([schema, repr(cls), repr(args), repr(sorted(kwargs.items()))], sort_keys=True, default=repr)
+        with lock:
+            validator = validators_by_schema.get(key)
+            if validator is None:
+                klass = cls or validators.validator_for(schema)
+                klass.check_schema(schema)
+                validator = validators_by_schema[key] = klass(schema, *args, **kwargs)
+        error = exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+
+    shim = types.ModuleType("jsonschema_checked_once")
+    shim.__dict__.update({name: getattr(jsonschema, name) for name in dir(jsonschema) if not name.startswith("__")})
+    shim.validate = validate
+    return shim
+
+
+def install_speedups() -> None:
+    """Remove nbgrader's repeated set-up work in this process (see the module docstring). Idempotent."""
+    global _installed
+    if _installed:
+        return
+    from nbgrader import api
+    from nbgrader.nbgraderformat import common
+
+    engines: dict[tuple, Any] = {}
+    schema_checked: set[int] = set()
+    lock = threading.Lock()
+    original_create_engine = api.create_engine
+    original_create_all = api.Base.metadata.create_all
+
+    def create_engine(url, *args, **kwargs):
+        key = (str(url), repr(args), repr(sorted(kwargs.items())))
+        with lock:
+            engine = engines.get(key)
+            if engine is None:
+                engine = engines[key] = original_create_engine(url, *args, **kwargs)
+                # Gradebook.close() disposes of its engine; this one is shared, its pool kept.
+                engine.dispose = lambda *a, **k: None
+            return engine
+
+    def create_all(bind=None, *args, **kwargs):
+        with lock:
+            if id(bind) in schema_checked and bind in engines.values():
+                return None
+        result = original_create_all(bind=bind, *args, **kwargs)
+        with lock:
+            schema_checked.add(id(bind))
+        return result
+
+    api.create_engine = create_engine
+    api.Base.metadata.create_all = create_all
+    common.jsonschema = _fast_jsonschema()
+    _installed = True
+
+
+def run_nbgrader(args: list[str]) -> int:
+    """Run ``nbgrader ARGS`` in this process, as the ``nbgrader`` command would; return its exit code."""
+    from nbgrader.apps.nbgraderapp import NbGraderApp
+
+    try:
+        from jupyter_core.application import NoStart
+    except ImportError:  # older jupyter_core
+        NoStart = type("NoStart", (Exception,), {})
+
+    app = NbGraderApp.instance()
+    try:
+        app.initialize(args)
+        app.start()
+        code = 0
+    except NoStart:
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except Exception:  # what the nbgrader command would print before exiting 1
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        app.reset()  # logging handlers removed, this app and its subapps forgotten
+    return code
+
+
+def _redirected(log_path: str):
+    """Point file descriptors 1 and 2 (and sys.stdout/sys.stderr) at ``log_path``; return a restore function."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+    def restore() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+    return restore
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The writer loop (``python -m assignment.instructor.writer RESULT_FD``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    answers = os.fdopen(int(argv[0]), "w", buffering=1, encoding="utf-8")
+    import nbgrader.apps.nbgraderapp  # noqa: F401  the imports, paid once, while the parent works
+
+    install_speedups()
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        request = json.loads(line)
+        started = time.perf_counter()
+        restore = _redirected(request["log"])
+        try:
+            code = run_nbgrader(list(request["args"]))
+        finally:
+            restore()
+        answers.write(json.dumps({"exit": code, "seconds": time.perf_counter() - started}) + "\n")
+    answers.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
