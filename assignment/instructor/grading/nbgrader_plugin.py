@@ -196,3 +196,29 @@ class SandboxCheckedExporter(TolerantNotebookExporter):
         if parent is not None:
             require_sandbox(parent)
         super().__init__(*args, **kw)
+        speed_up_a_command_line_run()
+
+
+def speed_up_a_command_line_run() -> bool:
+    """In an ``nbgrader`` command's own process, remove nbgrader's repeated set-up work for its lifetime.
+
+    ``writer.install_speedups``: one database engine per gradebook URL instead of one per
+    gradebook access (each also re-checks every table), and each metadata schema checked
+    against its meta-schema once. That is sound for a process that ends with its one command,
+    which is what the ``nbgrader`` command line is; not for formgrader's long-lived server,
+    which may outlive the gradebook file it first opened, so there nothing changes.
+
+    Returns:
+        Whether the speed-ups are on in this process.
+    """
+    from nbgrader.apps.baseapp import NbGrader
+    from traitlets.config import Application
+
+    # The process's application: `nbgrader autograde` makes its AutogradeApp the instance (an
+    # NbGrader app); in formgrader it is the Jupyter server, which builds converters directly.
+    if not (Application.initialized() and isinstance(Application.instance(), NbGrader)):
+        return False
+    from assignment.instructor.writer import install_speedups
+
+    install_speedups()
+    return True

@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 from nbconvert.exporters import NotebookExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook, GradeCell, MissingEntry, SolutionCell, SourceCell, TaskCell
 from nbgrader.coursedir import CourseDirectory
 
 from assignment.instructor.grading.intake import take_in
@@ -73,12 +73,19 @@ def reconciled(nb, db_url: str, notebook: str, assignment: str) -> tuple[object,
             source_nb = gb.find_notebook(notebook, assignment)
         except MissingEntry:
             return nb, changes
-        sources = {cell.name: cell for cell in source_nb.source_cells}
-        order = [cell.name for cell in source_nb.source_cells]
-        points = {cell.name: float(cell.max_score) for cell in source_nb.grade_cells}
-        solutions = {cell.name for cell in source_nb.solution_cells}
+        # Columns, one query per kind of cell: loading the cells as objects cost a query per cell
+        # (their inherited columns load lazily), for every notebook of every student, twice.
+        mine = source_nb.id
+        rows = gb.db.query(SourceCell.name, SourceCell.cell_type, SourceCell.locked, SourceCell.checksum,
+                           SourceCell.source).filter(SourceCell.notebook_id == mine).all()
+        sources = {row.name: row for row in rows}
+        order = [row.name for row in rows]
+        points = {name: float(score) for name, score in
+                  gb.db.query(GradeCell.name, GradeCell.max_score).filter(GradeCell.notebook_id == mine)}
+        solutions = {name for (name,) in gb.db.query(SolutionCell.name).filter(SolutionCell.notebook_id == mine)}
         # task cells (the comment boxes) carry points too, as nbgrader's own task cells do
-        tasks = {cell.name: float(cell.max_score) for cell in source_nb.task_cells}
+        tasks = {name: float(score) for name, score in
+                 gb.db.query(TaskCell.name, TaskCell.max_score).filter(TaskCell.notebook_id == mine)}
 
         def truth(name: str) -> dict:
             meta = {"schema_version": SCHEMA_VERSION, "grade_id": name, "grade": name in points,
