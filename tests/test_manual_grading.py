@@ -35,7 +35,8 @@ from nbgrader.api import Gradebook
 
 from assignment.instructor.demo import collect, make_course, run_nbgrader
 from assignment.instructor.gradebook_table import grade_table
-from assignment.instructor.grading.graded_code import (MAX_LINE_CHARS, MAX_METHOD_LINES, TRAINING, excerpt, graded_code_id,
+from assignment.shared.questions import TRAINING_KEY as TRAINING
+from assignment.instructor.grading.graded_code import (MAX_LINE_CHARS, MAX_METHOD_LINES, excerpt, graded_code_id,
                                             render)
 from assignment.instructor.grading.policy import read_submission
 from assignment.shared.questions import KEYS, question

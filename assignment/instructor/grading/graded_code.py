@@ -34,10 +34,9 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbformat.v4 import new_code_cell, new_output
 
 from assignment.instructor.grading.text import utf8_safe
-from assignment.shared.questions import KEYS, question
+from assignment.shared.questions import GRADED_KEYS, KEYS, TRAINING_KEY, key_of, question
 
 GRADED_CODE = "_graded_code"  # suffix of the grade_id of a question's graded-code cell
-TRAINING = "training_accuracy"  # the training check, graded on every method
 MAX_LINE_CHARS = 200  # a line longer than this is cut (the rest is counted)
 MAX_METHOD_LINES = 80  # a method longer than this is cut (the reference's longest has about 30)
 MAX_CALLS_LISTED = 8  # helpers of the same file a method calls, named at most
@@ -73,13 +72,13 @@ def graded_methods(key: str) -> list[tuple[str, str]]:
     """(method, file) pairs that question ``key``'s tests run; the training check runs all nine.
 
     Args:
-        key: a question key, or ``TRAINING``.
+        key: a question key, or ``TRAINING_KEY``.
 
     Returns:
         [("Linear.forward", "mytorch/nn.py")] for "linear_forward"; the nine methods, in
         question order, for the training check.
     """
-    keys = KEYS if key == TRAINING else (key,)
+    keys = KEYS if key == TRAINING_KEY else (key,)
     return [(question(k).INFO.method, question(k).INFO.module) for k in keys]
 
 
@@ -261,7 +260,7 @@ def excerpts(key: str, submission, parsed: dict[str, _Parsed] | None = None) -> 
 
 
 def _title(key: str) -> str:
-    if key == TRAINING:
+    if key == TRAINING_KEY:
         return ("Graded code of the training check: it trains an MLP built from all of these methods, "
                 "as the grader read them")
     info = question(key).INFO
@@ -287,7 +286,7 @@ def render(key: str, items: Iterable[Excerpt]) -> NotebookNode:
     piece of submitted text escaped (``<pre>`` for the code).
 
     Args:
-        key: the question key (or ``TRAINING``), for the title.
+        key: the question key (or ``TRAINING_KEY``), for the title.
         items: the excerpts, in the order shown.
     """
     items = list(items)
@@ -326,11 +325,12 @@ def _key_of(grade_id: str) -> str | None:
     if not isinstance(grade_id, str) or not grade_id.endswith(GRADED_CODE):
         return None
     key = grade_id[: -len(GRADED_CODE)]
-    return key if key in KEYS or key == TRAINING else None
+    return key if key in GRADED_KEYS else None
 
 
 def _test_ids(key: str) -> set[str]:
-    return {TRAINING} if key == TRAINING else {f"{key}_{n}" for n in range(1, 10)}
+    info = question(key).INFO
+    return {info.grade_id(n) for n in range(1, info.tests + 1)}
 
 
 def show_graded_code(nb: NotebookNode, submission, notebook_keys: Iterable[str]) -> dict[str, NotebookNode]:
@@ -340,7 +340,7 @@ def show_graded_code(nb: NotebookNode, submission, notebook_keys: Iterable[str])
     Args:
         nb: the notebook being autograded (changed in place).
         submission: the ``policy.Submission`` being graded.
-        notebook_keys: the question keys (or ``TRAINING``) whose tests this notebook holds,
+        notebook_keys: the question keys (or ``TRAINING_KEY``) whose tests this notebook holds,
             from the gradebook (not from the student's notebook).
 
     Returns:
@@ -349,11 +349,11 @@ def show_graded_code(nb: NotebookNode, submission, notebook_keys: Iterable[str])
     parsed: dict[str, _Parsed] = {}
     shown: dict[str, NotebookNode] = {}
     present = {_key_of(_grade_id(cell)) for cell in nb.cells if cell.cell_type == "code"} - {None}
-    for key in [k for k in (*KEYS, TRAINING) if k in set(notebook_keys) - present]:
+    for key in [k for k in GRADED_KEYS if k in set(notebook_keys) - present]:
         tests = [i for i, cell in enumerate(nb.cells) if _grade_id(cell) in _test_ids(key)]
         if tests:
             nb.cells.insert(tests[-1] + 1, new_code_cell(
-                f"# The graded code of {'the training check' if key == TRAINING else 'this question'} "
+                f"# The graded code of {'the training check' if key == TRAINING_KEY else 'this question'} "
                 "(this cell was missing from the submission and was put back at grading).",
                 metadata={"nbgrader": {"grade_id": graded_code_id(key), "grade": False, "solution": False,
                                        "locked": True, "schema_version": 3}}))
@@ -370,11 +370,9 @@ def _grade_id(cell) -> str | None:
 
 
 def question_of_test(grade_id: str) -> str | None:
-    """The question key (or ``TRAINING``) of a test cell's grade_id ("sgd_step_2" -> "sgd_step")."""
-    if grade_id == TRAINING:
-        return TRAINING
-    key, _, number = grade_id.rpartition("_")
-    return key if key in KEYS and number.isdigit() else None
+    """The question key (or ``TRAINING_KEY``) of a test cell's grade_id ("sgd_step_2" -> "sgd_step")."""
+    key = key_of(grade_id) if isinstance(grade_id, str) else None
+    return key if key is not None and grade_id in _test_ids(key) else None
 
 
 COMMENTS = "_comments"  # suffix of the grade_id of a question's comment cell (a 0-point task cell)
