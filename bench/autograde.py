@@ -460,16 +460,18 @@ def scores(course: Path) -> dict[str, dict[str, float]]:
 
 def format_results(rows: list[tuple[str, int, list[float], list[float | None]]], reference: str = "serial") -> str:
     """A table: contender, submissions, runs, median wall seconds, wall and CPU seconds per
-    submission, speed-up (``reference``'s wall s/sub over the contender's)."""
+    submission, speed-up (``reference``'s wall s/sub over the contender's) and, when stock
+    nbgrader ran, the speed-up over it (stock's wall s/sub over the contender's)."""
     per_sub = {name: statistics.median(walls) / count for name, count, walls, _ in rows}
     lines = [f"{'contender':<13} {'subs':>5} {'runs':>4} {'median s':>9} {'s/sub':>7} {'CPU s/sub':>10} "
-             f"{'speed-up':>9}", "-" * 64]
+             f"{'speed-up':>9} {'vs stock':>9}", "-" * 74]
     for name, count, walls, cpus in rows:
         known = [c for c in cpus if c is not None]
         cpu = f"{statistics.median(known) / count:.2f}" if known else "n/a"
         speedup = per_sub[reference] / per_sub[name] if reference in per_sub else float("nan")
+        over_stock = f"{per_sub['stock'] / per_sub[name]:>8.2f}x" if "stock" in per_sub else f"{'':>9}"
         lines.append(f"{name:<13} {count:>5} {len(walls):>4} {statistics.median(walls):>9.1f} "
-                     f"{per_sub[name]:>7.2f} {cpu:>10} {speedup:>8.2f}x")
+                     f"{per_sub[name]:>7.2f} {cpu:>10} {speedup:>8.2f}x {over_stock}")
     return "\n".join(lines)
 
 
@@ -571,7 +573,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_results(rows))
     print("\ns/sub: median wall-clock seconds of a run over its submissions; CPU s/sub: CPU seconds of "
           "every process of the run (sandboxes included), where a cgroup could measure them; "
-          "speed-up: serial's s/sub over the contender's. rewrite and stock writer re-grade the parallel "
+          "speed-up: serial's s/sub over the contender's; vs stock: stock nbgrader's s/sub over the "
+          "contender's. rewrite and stock writer re-grade the parallel "
           "course with every verdict cached: the cost of writing alone.")
     return 0
 

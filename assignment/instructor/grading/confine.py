@@ -24,6 +24,10 @@ undo:
    ``seccomp(2)``: no new processes or threads, no sockets, no memfd, no
    ptrace, signals only to itself, and the rest of that list.
 
+Each child the runner forks then confines itself further (``confine_child``),
+before any student code: it dies with the runner, and loads the child's
+seccomp filter, which refuses new processes and signals to anything but itself.
+
 Under bubblewrap only step 5 runs here (its namespaces and mounts do the
 rest); bubblewrap has already loaded the same filter minus execve, which it
 needed to start the runner.
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 import sys
 
 PR_SET_SECUREBITS = 28
@@ -44,6 +49,12 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_GET_NO_NEW_PRIVS = 39
 PR_GET_SECCOMP = 21
+PR_SET_DUMPABLE = 4
+PR_SET_PDEATHSIG = 1
+SIGKILL = 9
+BPF_INSTRUCTION = "=HBBI"  # struct sock_filter: code, jt, jf, k
+# The child filter's stand-in for its pid (``sandbox.seccomp.PID_PLACEHOLDER``; a test holds them equal).
+PID_PLACEHOLDER = 0x3FFFABCD
 # SECBIT_NOROOT, SECBIT_NO_SETUID_FIXUP, SECBIT_KEEP_CAPS_LOCKED, SECBIT_NO_CAP_AMBIENT_RAISE,
 # each with its lock bit.
 SECUREBITS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80
@@ -162,6 +173,42 @@ def load_seccomp(libc: ctypes.CDLL, program: bytes) -> None:
                         ctypes.byref(fprog)), "seccomp")
 
 
+def with_pid(template: bytes, pid: int) -> bytes:
+    """The child filter ``template`` with its placeholder replaced by ``pid`` (every occurrence).
+
+    Raises:
+        ConfinementError: the template holds no placeholder (it would let signals through unchecked).
+    """
+    program = bytearray(template)
+    replaced = 0
+    for offset in range(0, len(program) - len(program) % 8, 8):
+        code, jt, jf, k = struct.unpack_from(BPF_INSTRUCTION, program, offset)
+        if k == PID_PLACEHOLDER:
+            struct.pack_into(BPF_INSTRUCTION, program, offset, code, jt, jf, pid)
+            replaced += 1
+    if not replaced or len(program) % 8:
+        raise ConfinementError("the child's seccomp filter is malformed")
+    return bytes(program)
+
+
+def confine_child(template: bytes, runner_pid: int) -> None:
+    """Confine a freshly forked child further, before it imports any student code.
+
+    It dies with the runner (the grader ends a sandbox by ending its runner), and loads the
+    child's filter (``sandbox.seccomp.child_template``) with its own pid: no new process,
+    no leaving the process group, signals to itself only.
+
+    Args:
+        template: the child filter, with ``PID_PLACEHOLDER`` for the pid.
+        runner_pid: the runner's pid; if it is already gone, the child exits at once.
+    """
+    libc = _libc()
+    _check(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != runner_pid:  # the runner died before the line above: nobody waits for us
+        os._exit(1)
+    load_seccomp(libc, with_pid(template, os.getpid()))
+
+
 def apply(plan: dict | None, seccomp_program: bytes) -> None:
     """Confine this process for good (see the module's docstring).
 
@@ -181,6 +228,9 @@ def apply(plan: dict | None, seccomp_program: bytes) -> None:
     elif libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS (bubblewrap has set it already)
         raise ConfinementError("no_new_privs could not be set")
     load_seccomp(libc, seccomp_program)
+    # Not dumpable: the children, which run student code as the same user, cannot open the
+    # runner's (or each other's) /proc entries or attach to them (the children inherit it).
+    _check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
     for name in [m for m in sys.modules if m == "landlock" or m.startswith("landlock.")]:
         del sys.modules[name]  # its folder is no longer readable; nothing should find it loaded
     if libc.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 or libc.prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2:

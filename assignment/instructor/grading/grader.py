@@ -1,4 +1,4 @@
-"""Grading one submission: every test, in as few sandboxes as isolation allows.
+"""Grading one submission: every test, in one sandbox, one child process per question.
 
 Used by the autograde preprocessor (one student at a time) and by the
 parallel command (many students at once): the same function, so both give
@@ -7,19 +7,17 @@ the same verdicts.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Mapping
 
 from assignment.instructor.grading.cases import TestCall
 from assignment.instructor.grading.policy import Submission
-from assignment.instructor.grading.sandbox import Limits, run_batch
+from assignment.instructor.grading.sandbox import Limits, Sandbox
 from assignment.instructor.grading.verdicts import Verdict, blocked, judge, title_of
 from assignment.shared.questions import question
 
@@ -90,9 +88,9 @@ def grade_submission(
         submission: the student's checked files (``policy.read_submission``).
         package_copy: where ``policy.write_package`` put them.
         limits: resources per test, by time allowance (``LimitTable``, as ``GradeInSandbox.limits()``).
-        jobs: sandboxes run at once.
+        jobs: children (each running one question's tests) run at once.
         cache: where verdicts are kept between runs, if anywhere.
-        slots: shared by several submissions graded at once, bounds their sandboxes in total.
+        slots: shared by several submissions graded at once, bounds their children in total.
         log: receives one line per problem the instructor should know about.
 
     Returns:
@@ -118,8 +116,7 @@ def grade_submission(
             pending[grade_id] = (call, key)
     if pending:
         files_digest = hashlib.sha256(json.dumps(sorted(submission.files.items())).encode()).hexdigest()
-        verdicts.update(_run_pending(pending, package_copy, limits, jobs, files_digest,
-                                     slots or contextlib.nullcontext()))
+        verdicts.update(_run_pending(pending, package_copy, limits, jobs, files_digest, slots))
     if cache:
         for grade_id, (call, key) in pending.items():
             cache.put(key, verdicts[grade_id])
@@ -127,21 +124,18 @@ def grade_submission(
 
 
 def _run_pending(pending, package_copy, limits: LimitTable, jobs, files_digest, slots) -> dict[str, Verdict]:
+    """Run the tests not cached in one sandbox: one child per question, ``jobs`` children at once."""
     verdicts: dict[str, Verdict] = {}
-
-    def run_batch_in_slot(*args):
-        with slots:
-            return run_batch(*args)
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with Sandbox(package_copy, list(limits.values())) as sandbox:
         # First, can each file be imported at all? An import that hangs or crashes
         # would otherwise cost every test of that file its full time limit. An import
         # may take as long as one test (the configured limit).
         import_errors = _import_probes.get(files_digest)
         if import_errors is None:
-            probes = {module: pool.submit(run_batch_in_slot, package_copy, [{"kind": "import", "module": module}],
-                                          limits[IMPORT_ALLOWANCE]) for module in MODULE_OF_FILE.values()}
-            import_errors = {module: future.result()[0].error for module, future in probes.items()}
+            modules = list(MODULE_OF_FILE.values())
+            probes = sandbox.run([([{"kind": "import", "module": module}], limits[IMPORT_ALLOWANCE])
+                                  for module in modules], parallel=jobs, slots=slots)
+            import_errors = {module: outcomes[0].error for module, outcomes in zip(modules, probes)}
             _import_probes[files_digest] = import_errors
         groups: dict[str, list[str]] = {}
         for grade_id, (call, _) in pending.items():
@@ -152,14 +146,11 @@ def _run_pending(pending, package_copy, limits: LimitTable, jobs, files_digest, 
                                              (f"{module.replace('.', '/')}.py could not be imported: {import_errors[module]}",))
             else:
                 groups.setdefault(call.key, []).append(grade_id)
-
-        def run_group(grade_ids: list[str]) -> list[Verdict]:
-            calls = [pending[g][0] for g in grade_ids]  # one question's tests: one allowance
-            requests = [{"kind": "question", "key": c.key, "case": c.inputs} for c in calls]
-            outcomes = run_batch_in_slot(package_copy, requests, limits_of(calls[0], limits))
-            return [judge(g, c, o) for g, c, o in zip(grade_ids, calls, outcomes)]
-
-        for group in pool.map(run_group, [sorted(ids) for ids in groups.values()]):
-            for verdict in group:
-                verdicts[verdict.grade_id] = verdict
+        order = [sorted(ids) for ids in groups.values()]
+        calls = [[pending[g][0] for g in grade_ids] for grade_ids in order]  # one question's tests: one allowance
+        outcomes = sandbox.run([([{"kind": "question", "key": c.key, "case": c.inputs} for c in group],
+                                 limits_of(group[0], limits)) for group in calls], parallel=jobs, slots=slots)
+    for grade_ids, group, results in zip(order, calls, outcomes):
+        for grade_id, call, outcome in zip(grade_ids, group, results):
+            verdicts[grade_id] = judge(grade_id, call, outcome)
     return verdicts

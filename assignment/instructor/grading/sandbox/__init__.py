@@ -3,8 +3,10 @@
 Public interface (used by the grader, the autograde preprocessor, the parallel
 command and ``doctor``):
 
+- ``Sandbox(package_copy, limits)``: one sandbox for a submission; its ``run``
+  runs groups of tests, each group in a child process of its own;
 - ``run_batch(package_copy, requests, limits)`` / ``run_in_sandbox(...)``: run
-  tests on the student's files, one ``Outcome`` per test;
+  tests on the student's files in a fresh sandbox, one ``Outcome`` per test;
 - ``Limits``: per-test wall and CPU time, memory, output, and the backend
   preference (``c.GradeInSandbox.backend``: "auto", "bubblewrap", "landlock");
 - ``describe_backend(preference)``: the backend grading would use and why;
@@ -26,9 +28,9 @@ from pathlib import Path
 from assignment.instructor.grading.sandbox import scratch, seccomp
 from assignment.instructor.grading.sandbox.scratch import private_root
 from assignment.instructor.grading.sandbox.base import BACKENDS, PREFERENCES, Limits, Outcome, SandboxUnavailable
-from assignment.instructor.grading.sandbox.process import describe_backend, probe, resolve, run_batch, run_in_sandbox
+from assignment.instructor.grading.sandbox.process import Sandbox, describe_backend, probe, resolve, run_batch, run_in_sandbox
 
-__all__ = ["BACKENDS", "PREFERENCES", "Limits", "Outcome", "SandboxUnavailable", "bwrap_available",
+__all__ = ["BACKENDS", "PREFERENCES", "Limits", "Outcome", "Sandbox", "SandboxUnavailable", "bwrap_available",
            "describe_backend", "private_root", "probe", "resolve", "run_batch", "run_in_sandbox", "submission_dir"]
 
 
@@ -43,5 +45,5 @@ def submission_dir() -> Path:
 
 
 def _seccomp_program() -> bytes:
-    """The seccomp filter bubblewrap loads (classic BPF), as built by ``seccomp.build``."""
+    """The runner's seccomp filter (classic BPF), as built by ``seccomp.build``."""
     return seccomp.build()

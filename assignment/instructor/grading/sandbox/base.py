@@ -26,10 +26,11 @@ class Limits:
 
     Fields:
         wall_seconds: real time one test may take, counted from its own start
-            (the runner says when each test starts), after which the sandbox is killed.
+            (its child says when each test starts), after which the child is killed.
         cpu_seconds: CPU time one test may use (RLIMIT_CPU, lowered before each test).
-        memory_bytes: address space (RLIMIT_AS).
-        output_bytes: largest file it may write, i.e. its stdout and stderr (RLIMIT_FSIZE).
+        memory_bytes: address space of the test's child (RLIMIT_AS).
+        output_bytes: what the child may print, stdout and stderr together (the runner's
+            RLIMIT_FSIZE too).
         backend: "auto", "bubblewrap" or "landlock" (``c.GradeInSandbox.backend``).
     """
 

@@ -12,8 +12,11 @@ needs it, and through it the sandbox would see bubblewrap's own environment
 and the host's mount table), a minimal ``/dev``. The sandbox user is uid
 65534 inside; outside it is the grader's own uid (so it can read the grader's
 private 0700 folders, and nothing more than the grader could). bubblewrap
-itself is started with an empty environment. The seccomp filter
-(``seccomp.build()``) is loaded by bubblewrap just before the runner starts.
+itself is started with an empty environment. The runner's seccomp filter
+(``seccomp.build()``) is loaded by bubblewrap just before the runner starts;
+each child the runner forks adds the child's filter (``seccomp.child_template``),
+which also keeps its signals to itself: the runner and its children share the
+sandbox's pid namespace.
 """
 
 from __future__ import annotations
@@ -126,4 +129,5 @@ def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
     return Launch(argv=argv, env={}, cwd=run_dir, pass_fds=(seccomp_read, channel_fd),
                   close_after_start=(seccomp_read,),
                   request=lambda pid: {"path": INSIDE_PATH, "grader_path": "/sandbox/grader",
-                                       "seccomp": base64.b64encode(seccomp.build()).decode()})
+                                       "seccomp": base64.b64encode(seccomp.build()).decode(),
+                                       "child_seccomp": base64.b64encode(seccomp.child_template()).decode()})

@@ -8,8 +8,9 @@ session, from the grader's private folder) and confines *itself*, while still
 trusted, before any student code is imported (``assignment.instructor.grading.confine``):
 capabilities dropped, ``no_new_privs``, a Landlock domain that lets it read only
 the files listed by ``plan`` and write nowhere, TCP and (ABI >= 6) signals and
-abstract sockets scoped, and the same seccomp filter as bubblewrap's, which
-here also refuses signals to any process but its own.
+abstract sockets scoped, and the same seccomp filters as bubblewrap's: the
+runner's, and in each child it forks the child's, which refuses signals to any
+process but the child itself.
 
 What differs from bubblewrap (see README, "What the grader guarantees"): the
 sandbox shares the grader's pid, network, IPC and mount namespaces, so it can
@@ -129,4 +130,5 @@ def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
     return Launch(argv=argv, env=env, cwd=run_dir, pass_fds=(channel_fd,),
                   request=lambda pid: {"path": [str(site), str(course), str(package_copy)],
                                        "grader_path": str(course), "confine": plan(package_copy, pid),
-                                       "seccomp": base64.b64encode(seccomp.build(own_pid=pid)).decode()})
+                                       "seccomp": base64.b64encode(seccomp.build()).decode(),
+                                       "child_seccomp": base64.b64encode(seccomp.child_template()).decode()})

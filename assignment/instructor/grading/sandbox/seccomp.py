@@ -1,21 +1,36 @@
-"""The system-call filter of every sandbox, built with libseccomp (the ``pyseccomp`` binding).
+"""The system-call filters of every sandbox, built with libseccomp (the ``pyseccomp`` binding).
 
-Both backends use the same policy. Bubblewrap loads it (``bwrap --seccomp FD``)
-just before it starts the runner; under Landlock the runner loads it itself,
-before any student code is imported. Once loaded, a filter cannot be removed
-or loosened, and it is inherited by anything the process could start.
+Both backends use the same two filters. A sandbox holds one trusted runner,
+which forks one child per group of tests; only the children run student code.
 
-What the filter refuses (EPERM unless said otherwise):
+- The runner's filter (``build()``): bubblewrap loads it (``bwrap --seccomp
+  FD``, with execve still allowed) just before it starts the runner, and the
+  runner loads it again with execve refused; under Landlock the runner loads it
+  itself. It lets the runner fork (a plain ``clone``, no thread, no namespace).
+- The child's filter (``child_template()``), loaded by each child right after
+  the fork, before any student code is imported: everything below, new
+  processes included, and signals only to its own pid. The grader cannot know
+  that pid, so the template names a placeholder the child replaces with its
+  own (``confine.load_child_filter``).
+
+Once loaded, a filter cannot be removed or loosened, filters stack (the
+strictest answer wins), and they are inherited by anything the process starts.
+
+What the child's filter refuses (EPERM unless said otherwise):
 
 - new processes *and* threads: fork, vfork, clone (with any flags), execve and
   execveat; clone3 fails with ENOSYS so that the C library falls back to clone
   and reports a plain error. Threads are refused too: when the grader runs as
   root the kernel exempts the sandbox from RLIMIT_NPROC, and no cgroup may be
   there to count them. Python and NumPy need none (OpenBLAS runs on one thread).
+  The runner's filter refuses the same, except a clone without CLONE_THREAD,
+  CLONE_VM or any namespace flag: the fork of a child.
+- leaving the runner's process group or session (setsid, setpgid): the grader ends
+  a sandbox by killing its process group;
 - every socket (``socket``, ``socketpair``): no network, no abstract Unix sockets;
 - reaching other processes: ptrace, process_vm_readv/writev, kcmp, pidfd_open,
-  pidfd_getfd, pidfd_send_signal, and (when ``own_pid`` is given) kill, tkill,
-  tgkill and rt_(tg)sigqueueinfo whose first argument is not the sandbox's own pid;
+  pidfd_getfd, pidfd_send_signal, and (in the child's filter) kill, tkill,
+  tgkill and rt_(tg)sigqueueinfo whose first argument is not its own pid;
 - memory that RLIMIT_AS does not count: memfd_create, memfd_secret, System V
   shared memory, message queues and semaphores;
 - the kernel's larger surfaces: mount and the new mount API, unshare, setns,
@@ -52,6 +67,14 @@ DENIED = (
     "swapon", "swapoff", "reboot", "quotactl", "acct", "truncate", "lookup_dcookie", "iopl", "ioperm",
 )
 EXEC = ("execve", "execveat")
+# What a child may not do that its runner must: fork it, and keep it in the runner's process group.
+CHILD_ONLY = ("fork", "vfork", "clone", "setsid", "setpgid")
+# clone flags that make something other than a plain child process: refused to the runner too.
+NOT_A_FORK = (0x00000100, 0x00010000, 0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000,
+              0x20000000, 0x40000000, 0x80000000)  # VM, THREAD, NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, IO
+# Stands for the child's pid in ``child_template``: above any pid the kernel hands out (pid_max is
+# at most 2**22), and no other instruction of a filter holds it (a test checks the replacement).
+PID_PLACEHOLDER = 0x3FFFABCD
 # Signals: allowed only towards the sandbox's own process, named by its pid (libseccomp cannot
 # OR two conditions on one argument, so kill(0, ...), its own process group, is refused too).
 SIGNALLING = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
@@ -66,14 +89,10 @@ def unavailable() -> str | None:
     return _IMPORT_ERROR or None
 
 
-def build(own_pid: int | None = None, deny_exec: bool = True) -> bytes:
-    """The filter as a classic BPF program (what ``bwrap --seccomp`` and ``seccomp(2)`` take).
+def build(deny_exec: bool = True) -> bytes:
+    """The runner's filter as a classic BPF program (what ``bwrap --seccomp`` and ``seccomp(2)`` take).
 
     Args:
-        own_pid: the pid of the process that will run under the filter, seen from
-            its own pid namespace. Given, signals to any other process are refused
-            (needed where the sandbox shares the grader's pid namespace); None
-            leaves signals alone (bubblewrap's pid namespace already isolates them).
         deny_exec: refuse execve and execveat. bubblewrap's own copy of the filter must
             allow them (bubblewrap loads it, then executes the runner); the runner then
             loads the full filter on top of it (filters stack; the stricter one wins).
@@ -83,22 +102,41 @@ def build(own_pid: int | None = None, deny_exec: bool = True) -> bytes:
     """
     if pyseccomp is None:
         raise SeccompUnavailable(_IMPORT_ERROR)
-    if own_pid is None:
-        return _build_static(deny_exec)
-    return _compile(own_pid, deny_exec)
+    return _cached(None, deny_exec, True)
+
+
+def child_template() -> bytes:
+    """The child's filter, signals allowed only towards ``PID_PLACEHOLDER`` (see ``compile_child``)."""
+    if pyseccomp is None:
+        raise SeccompUnavailable(_IMPORT_ERROR)
+    return _cached(PID_PLACEHOLDER, True, False)
+
+
+def compile_child(own_pid: int) -> bytes:
+    """The child's filter for a process whose pid is ``own_pid``, compiled afresh (for tests)."""
+    if pyseccomp is None:
+        raise SeccompUnavailable(_IMPORT_ERROR)
+    return _compile(own_pid, True, False)
 
 
 @functools.cache
-def _build_static(deny_exec: bool) -> bytes:
-    return _compile(None, deny_exec)
+def _cached(own_pid: int | None, deny_exec: bool, may_fork: bool) -> bytes:
+    return _compile(own_pid, deny_exec, may_fork)
 
 
-def _compile(own_pid: int | None, deny_exec: bool) -> bytes:
+def _compile(own_pid: int | None, deny_exec: bool, may_fork: bool) -> bytes:
     deny = pyseccomp.ERRNO(errno.EPERM)
     policy = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
     for name in DENIED:
-        if deny_exec or name not in EXEC:
+        if (deny_exec or name not in EXEC) and not (may_fork and name in CHILD_ONLY):
             _add(policy, deny, name)
+    if may_fork:
+        for flag in NOT_A_FORK:
+            _add(policy, deny, "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, flag, flag))
+    else:
+        for name in CHILD_ONLY:
+            if name not in DENIED:
+                _add(policy, deny, name)
     _add(policy, pyseccomp.ERRNO(errno.ENOSYS), "clone3")
     if own_pid is not None:
         for name in SIGNALLING:
