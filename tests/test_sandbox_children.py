@@ -170,14 +170,30 @@ def test_a_child_that_ends_or_hides_costs_only_its_own_test(tmp_path, backend, e
 
 def test_groups_wait_for_the_shared_slots(tmp_path, backend):
     import threading
+    import time
 
-    slots = threading.Semaphore(1)
     limits = Limits(wall_seconds=10.0, cpu_seconds=10, backend=backend)
-    copy = package(tmp_path, hostile("raise RuntimeError('FOUND hostile')", honest_sleep=0.3))
+    copy = package(tmp_path, hostile("raise RuntimeError('FOUND hostile')", honest_sleep=0.4))
     with Sandbox(copy, [limits]) as sandbox:
-        outcomes = sandbox.run([([request(HONEST_CASE)], limits) for _ in range(4)], parallel=4, slots=slots)
-    for group in outcomes:
-        assert_honest(group[0])
-    assert slots.acquire(blocking=False), "every slot was given back"
-    # One slot: the four children ran one after another, each sleeping 0.3 s.
-    assert sum(group[0].seconds for group in outcomes) >= 1.2
+        walls = {}
+        for name, slots in (("one slot", threading.Semaphore(1)), ("four slots", threading.Semaphore(4))):
+            started = time.monotonic()
+            outcomes = sandbox.run([([request(HONEST_CASE)], limits) for _ in range(4)], parallel=4, slots=slots)
+            walls[name] = time.monotonic() - started
+            for group in outcomes:
+                assert_honest(group[0])
+            assert all(slots.acquire(blocking=False) for _ in range(1 if name == "one slot" else 4)), \
+                "every slot was given back"
+    # One slot: the four children, each sleeping 0.4 s, ran one after another; four: side by side.
+    assert walls["one slot"] >= 1.6, walls
+    assert walls["four slots"] < walls["one slot"] - 0.6, walls
+
+
+def test_a_child_flooding_its_pipe_costs_only_its_own_test(tmp_path, backend):
+    # 9 MiB without a newline: more than any answer may be. The runner kills the child.
+    code = "import os, time\nchunk = b'x' * 2**20\nfor _ in range(9):\n    os.write(3, chunk)\ntime.sleep(30)\n"
+    outcomes = run_groups(tmp_path, backend, code, [[CASE, HONEST_CASE], [HONEST_CASE]], wall=8.0)
+    assert outcomes[0][0].error == "the grading process's report was too large"
+    assert outcomes[0][0].seconds < 8.0
+    assert_honest(outcomes[0][1])
+    assert_honest(outcomes[1][0])
