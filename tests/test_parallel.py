@@ -113,8 +113,8 @@ def test_rerun_is_idempotent_and_its_sandbox_phase_runs_no_sandbox(course_copy, 
     from assignment.instructor.grading import grader
 
     runs = []
-    real = grader.run_batch
-    monkeypatch.setattr(grader, "run_batch", lambda *a, **k: runs.append(a) or real(*a, **k))
+    real = grader.Sandbox
+    monkeypatch.setattr(grader, "Sandbox", lambda *a, **k: runs.append(a) or real(*a, **k))
     monkeypatch.delenv(pt.URL_VARIABLE, raising=False)
     started = time.perf_counter()
     assert parallel.autograde(course_copy, ASSIGNMENT, 2) == 0
