@@ -197,3 +197,15 @@ def test_a_child_flooding_its_pipe_costs_only_its_own_test(tmp_path, backend):
     assert outcomes[0][0].seconds < 8.0
     assert_honest(outcomes[0][1])
     assert_honest(outcomes[1][0])
+
+
+def test_a_child_that_cannot_confine_itself_stops_grading_before_any_student_code(tmp_path, backend, monkeypatch):
+    from assignment.instructor.grading.sandbox import SandboxUnavailable
+
+    # The runner's own filter holds no pid placeholder: a child given it refuses to go on.
+    monkeypatch.setattr(seccomp, "child_template", seccomp.build)
+    limits = Limits(backend=backend)
+    copy = package(tmp_path, indent("raise RuntimeError('student code ran')"))
+    with pytest.raises(SandboxUnavailable, match="could not confine a child"):
+        with Sandbox(copy, [limits]) as sandbox:
+            sandbox.run([([request(CASE)], limits)])

@@ -194,6 +194,7 @@ class _Child:
         received: bytes it has sent.
         slot: it holds one of the caller's slots.
         killed: the runner has been told to kill it.
+        kill_deadline: when the runner must have reported its end, once told to kill it.
     """
 
     job: _Job
@@ -210,6 +211,11 @@ class _Child:
     received: int = 0
     slot: bool = False
     killed: bool = False
+    kill_deadline: float = 0.0
+
+    def wake(self) -> float:
+        """When the grader must next look at this child, if nothing arrives before."""
+        return self.kill_deadline if self.killed else min(self.deadline, self.hard_stop)
 
 
 class Sandbox:
@@ -365,14 +371,13 @@ class Sandbox:
             SandboxUnavailable: the runner or a child could not be set up or stopped serving.
         """
         outcomes: list[list[Outcome | None]] = [[None] * len(requests) for requests, _ in groups]
-        waiting = collections.deque(_Job(g, 0, list(requests), limits)
-                                    for g, (requests, limits) in enumerate(groups) if requests)
+        waiting = collections.deque(_Job(g, 0, list(requests), limits) for g, (requests, limits) in enumerate(groups))
         children: dict[int, _Child] = {}
         try:
             while waiting or children:
                 short_of_slots = self._start_waiting(waiting, children, max(1, parallel), slots)
                 now = time.monotonic()
-                wake = min([min(c.deadline, c.hard_stop) for c in children.values()], default=now + 1.0)
+                wake = min([c.wake() for c in children.values()], default=now + 1.0)
                 lines = self._lines(min(wake - now, 0.02) if short_of_slots else wake - now)
                 if lines is None:
                     raise self._broken("stopped serving (its runner exited)")
@@ -408,6 +413,7 @@ class Sandbox:
     def _kill_child(self, ident: int, child: _Child) -> None:
         if not child.killed:
             child.killed = True
+            child.kill_deadline = time.monotonic() + EXIT_SECONDS
             self._command({"op": "kill", "id": ident})
 
     def _dispatch(self, line: bytes, children, outcomes, waiting, slots) -> None:
@@ -464,7 +470,9 @@ class Sandbox:
     def _enforce_deadlines(self, children) -> None:
         now = time.monotonic()
         for ident, child in children.items():
-            if child.killed or now < min(child.deadline, child.hard_stop):
+            if child.killed and now >= child.kill_deadline:
+                raise self._broken(f"did not end a child within {EXIT_SECONDS:g} s of being told to")
+            if child.killed or now < child.wake():
                 continue
             if not (child.ready and len(child.results) == len(child.job.requests)):
                 if not child.ready:
