@@ -221,8 +221,11 @@ class SandboxCheckedExporter(TolerantNotebookExporter):
             require_sandbox(parent)
         super().__init__(*args, **kw)
         if speed_up_a_command_line_run() and self.reuse_within_run:
+            from assignment.instructor.writer import install_validation_memos
+
             # this exporter is its converter's, and the converter one run's: the cache ends with the run
             self.run_cache = RunCache()
+            install_validation_memos()
 
 
 def speed_up_a_command_line_run() -> bool:
