@@ -105,6 +105,7 @@ def install_speedups() -> None:
             schema_checked.add(id(bind))
         return result
 
+    create_engine.shared_engines = engines  # what _remember_opened_gradebooks recognises
     api.create_engine = create_engine
     api.Base.metadata.create_all = create_all
     common.jsonschema = _fast_jsonschema()
@@ -203,7 +204,62 @@ def install_validation_memos() -> None:
         return None if document is None else document + known[1]
 
     shim.validate = _remembering(shim.validate, metadata_key)
+    _remember_opened_gradebooks()
     _memos_installed = True
+
+
+def _remember_opened_gradebooks() -> None:
+    """Opening a ``Gradebook`` on one of ``install_speedups``' shared engines (about 20 times per student)
+    skips what the engine's first opening established: that its tables exist (``inspect(...)
+    .get_table_names()``, a query) and that the course's row exists (``check_course``, a query and a
+    commit). nbgrader never deletes either; the table check already runs once per engine."""
+    from nbgrader import api
+
+    if not getattr(api.create_engine, "shared_engines", None):
+        return  # install_speedups is not on: every opening asks, as nbgrader does
+    shared = api.create_engine.shared_engines
+    tables: dict[int, list[str]] = {}
+    courses: set[tuple[int, str]] = set()
+    lock = threading.Lock()
+    original_inspect = api.inspect
+    original_check_course = api.Gradebook.check_course
+
+    class _KnownTables:
+        """The answer ``Inspector.get_table_names`` gave at the engine's first opening."""
+
+        def __init__(self, names: list[str]) -> None:
+            self.names = names
+
+        def get_table_names(self, *args, **kwargs) -> list[str]:
+            return list(self.names)
+
+    def inspect(subject, *args, **kwargs):
+        if args or kwargs or not any(subject is engine for engine in shared.values()):
+            return original_inspect(subject, *args, **kwargs)
+        with lock:
+            known = tables.get(id(subject))
+        if known:  # an empty answer (a new gradebook) is asked again: create_all is about to fill it
+            return _KnownTables(known)
+        inspector = original_inspect(subject)
+        names = inspector.get_table_names()
+        with lock:
+            tables[id(subject)] = list(names)
+        return _KnownTables(names)
+
+    def check_course(self, course_id: str = "default_course", **kwargs):
+        key = (id(self.engine), course_id)
+        if not kwargs and any(self.engine is engine for engine in shared.values()):
+            with lock:
+                if key in courses:
+                    return None  # Gradebook.__init__, its only caller, ignores what it returns
+            result = original_check_course(self, course_id=course_id)
+            with lock:
+                courses.add(key)
+            return result
+        return original_check_course(self, course_id=course_id, **kwargs)
+
+    api.inspect = inspect
+    api.Gradebook.check_course = check_course
 
 
 def run_nbgrader(args: list[str]) -> int:
