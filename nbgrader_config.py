@@ -57,6 +57,15 @@ c.GenerateAssignment.preprocessors = [
 c.Autograde.exclude_overwriting = {"mlp": ["mytorch/__init__.py", "mytorch/nn.py", "mytorch/optim.py"]}
 # Deleted graded cells come back from the gradebook (and score what they deserve).
 c.OverwriteCells.add_missing_cells = True
+# nbgrader's sanitizing steps, with OverwriteCells reading the source cells once per run instead of
+# once per cell (assignment/instructor/grading/run_cache.py; nbgrader's own code otherwise).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "assignment.instructor.grading.run_cache.CachedOverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 # Trusted grading: nbgrader's Execute (the student's kernel) is replaced by
 # GradeInSandbox, which runs each test from the gradebook on the student's
 # mytorch/*.py in a bubblewrap sandbox and writes the verdict into the cell.
@@ -65,7 +74,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
+    "assignment.instructor.grading.run_cache.BatchedSaveAutoGrades",  # one commit per notebook, not per cell
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]

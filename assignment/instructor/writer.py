@@ -38,7 +38,8 @@ import sys
 import threading
 import time
 import types
-from typing import Any
+from collections import OrderedDict
+from typing import Any, Callable
 
 _installed = False
 
@@ -104,10 +105,161 @@ def install_speedups() -> None:
             schema_checked.add(id(bind))
         return result
 
+    create_engine.shared_engines = engines  # what _remember_opened_gradebooks recognises
     api.create_engine = create_engine
     api.Base.metadata.create_all = create_all
     common.jsonschema = _fast_jsonschema()
     _installed = True
+
+
+_memos_installed = False
+_MEMO_SIZE = 256  # validated documents remembered: a notebook's own validations are consecutive
+
+
+def _remembering(check: Callable[..., None], key: Callable[..., str | None]) -> Callable[..., None]:
+    """``check`` (a validation that returns None or raises), skipped for a document it already passed.
+
+    Only passes are remembered, by ``key(*args, **kwargs)`` (a canonical text of the document and of
+    every argument, or None when there is none: then ``check`` runs). A pass is remembered only if
+    ``check`` left the document as it found it (nbformat's validate may repair cell ids): the same
+    text again gets the same answer. Failures are never remembered: they raise every time, as before.
+    """
+    passed: OrderedDict[str, None] = OrderedDict()
+    lock = threading.Lock()
+
+    def remembering(*args, **kwargs):
+        before = key(*args, **kwargs)
+        if before is not None:
+            with lock:
+                if before in passed:
+                    passed.move_to_end(before)
+                    return None
+        result = check(*args, **kwargs)
+        if before is not None and key(*args, **kwargs) == before:
+            with lock:
+                passed[before] = None
+                while len(passed) > _MEMO_SIZE:
+                    passed.popitem(last=False)
+        return result
+
+    return remembering
+
+
+def _canonical(document: Any, *rest: Any) -> str | None:
+    """Sorted-keys JSON of ``document`` and the other arguments; None if any is not JSON (no remembering)."""
+    try:
+        return json.dumps([document, *rest], sort_keys=True, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+
+
+def install_validation_memos() -> None:
+    """For this process's lifetime: validate each distinct document once (idempotent).
+
+    - ``nbformat.validate``: nbconvert validates the whole notebook after every preprocessor
+      (twelve times per notebook at autograde), nbformat again when writing it and the course's
+      reader when reading it, mostly the same document again (a preprocessor that changed
+      nothing). Remembered only while nbformat validates with ``fastjsonschema``, whose verdict
+      is a function of the JSON document (it takes a tuple for an array, so a document's JSON
+      text determines its verdict).
+    - nbgrader's metadata schema check (``jsonschema.validate`` of each cell's nbgrader
+      metadata, at both CheckCellMetadata passes): the same few dozen metadata dicts for every
+      student. nbgrader's metadata schema has no array, so the JSON text decides there too.
+
+    Only passes are remembered, keyed by the full JSON text (never a hash): nothing invalid can
+    pass, and what fails fails as before. Validation reads no file or database, so nothing can
+    go stale. The writer installs this with the run cache (``SandboxCheckedExporter``).
+    """
+    global _memos_installed
+    if _memos_installed:
+        return
+    import nbformat
+    from nbformat import json_compat
+    from nbgrader.nbgraderformat import common
+
+    original_validate = nbformat.validate
+
+    def notebook_key(nbdict=None, ref=None, version=None, version_minor=None, relax_add_props=False,
+                     nbjson=None) -> str | None:
+        if json_compat.get_current_validator().name != "fastjsonschema":
+            return None
+        return _canonical(nbdict if nbdict is not None else nbjson, ref, version, version_minor, relax_add_props)
+
+    remembered = _remembering(original_validate, notebook_key)
+    # nbconvert, the reader (nbformat.validate) and nbformat.writes (its module's global) look it up there
+    nbformat.validate = remembered
+
+    shim = common.jsonschema  # install_speedups' module stand-in (schemas checked once)
+    schema_texts: dict[int, tuple[Any, str]] = {}
+
+    def metadata_key(instance, schema, *args, **kwargs) -> str | None:
+        known = schema_texts.get(id(schema))
+        # the schema's text once per schema object (nbgrader loads each schema once and never changes it)
+        if known is None or known[0] is not schema:
+            text = _canonical(schema, repr(args), repr(sorted(kwargs.items())))
+            if text is None:
+                return None
+            known = schema_texts[id(schema)] = (schema, text)
+        document = _canonical(instance)
+        return None if document is None else document + known[1]
+
+    shim.validate = _remembering(shim.validate, metadata_key)
+    _remember_opened_gradebooks()
+    _memos_installed = True
+
+
+def _remember_opened_gradebooks() -> None:
+    """Opening a ``Gradebook`` on one of ``install_speedups``' shared engines (about 20 times per student)
+    skips what the engine's first opening established: that its tables exist (``inspect(...)
+    .get_table_names()``, a query) and that the course's row exists (``check_course``, a query and a
+    commit). nbgrader never deletes either; the table check already runs once per engine."""
+    from nbgrader import api
+
+    if not getattr(api.create_engine, "shared_engines", None):
+        return  # install_speedups is not on: every opening asks, as nbgrader does
+    shared = api.create_engine.shared_engines
+    tables: dict[int, list[str]] = {}
+    courses: set[tuple[int, str]] = set()
+    lock = threading.Lock()
+    original_inspect = api.inspect
+    original_check_course = api.Gradebook.check_course
+
+    class _KnownTables:
+        """The answer ``Inspector.get_table_names`` gave at the engine's first opening."""
+
+        def __init__(self, names: list[str]) -> None:
+            self.names = names
+
+        def get_table_names(self, *args, **kwargs) -> list[str]:
+            return list(self.names)
+
+    def inspect(subject, *args, **kwargs):
+        if args or kwargs or not any(subject is engine for engine in shared.values()):
+            return original_inspect(subject, *args, **kwargs)
+        with lock:
+            known = tables.get(id(subject))
+        if known:  # an empty answer (a new gradebook) is asked again: create_all is about to fill it
+            return _KnownTables(known)
+        inspector = original_inspect(subject)
+        names = inspector.get_table_names()
+        with lock:
+            tables[id(subject)] = list(names)
+        return _KnownTables(names)
+
+    def check_course(self, course_id: str = "default_course", **kwargs):
+        key = (id(self.engine), course_id)
+        if not kwargs and any(self.engine is engine for engine in shared.values()):
+            with lock:
+                if key in courses:
+                    return None  # Gradebook.__init__, its only caller, ignores what it returns
+            result = original_check_course(self, course_id=course_id)
+            with lock:
+                courses.add(key)
+            return result
+        return original_check_course(self, course_id=course_id, **kwargs)
+
+    api.inspect = inspect
+    api.Gradebook.check_course = check_course
 
 
 def run_nbgrader(args: list[str]) -> int:

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from nbformat import NotebookNode
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import (Assignment, Grade, Gradebook, MissingEntry, Notebook, Student, SubmittedAssignment,
+                          SubmittedNotebook, TaskCell)
 from nbformat.v4 import new_code_cell, new_output
 
 from assignment.instructor.grading.text import utf8_safe
@@ -333,7 +334,8 @@ def _test_ids(key: str) -> set[str]:
     return {info.grade_id(n) for n in range(1, info.tests + 1)}
 
 
-def show_graded_code(nb: NotebookNode, submission, notebook_keys: Iterable[str]) -> dict[str, NotebookNode]:
+def show_graded_code(nb: NotebookNode, submission, notebook_keys: Iterable[str],
+                     parsed: dict[str, _Parsed] | None = None) -> dict[str, NotebookNode]:
     """Give every graded-code cell of ``nb`` its output; put back the cell of a question whose tests
     are in ``nb`` but whose graded-code cell the student deleted (after that question's last test).
 
@@ -342,11 +344,13 @@ def show_graded_code(nb: NotebookNode, submission, notebook_keys: Iterable[str])
         submission: the ``policy.Submission`` being graded.
         notebook_keys: the question keys (or ``TRAINING_KEY``) whose tests this notebook holds,
             from the gradebook (not from the student's notebook).
+        parsed: the submission's files parsed so far, by module (filled in here; pass the same dict
+            for the same submission's other notebooks to parse each file once). None: a new one.
 
     Returns:
         grade_id of each graded-code cell -> the output it was given.
     """
-    parsed: dict[str, _Parsed] = {}
+    parsed = {} if parsed is None else parsed
     shown: dict[str, NotebookNode] = {}
     present = {_key_of(_grade_id(cell)) for cell in nb.cells if cell.cell_type == "code"} - {None}
     for key in [k for k in GRADED_KEYS if k in set(notebook_keys) - present]:
@@ -378,7 +382,8 @@ def question_of_test(grade_id: str) -> str | None:
 COMMENTS = "_comments"  # suffix of the grade_id of a question's comment cell (a 0-point task cell)
 
 
-def settle_comment_cells(db_url: str, notebook: str, assignment: str, student: str) -> int:
+def settle_comment_cells(db_url: str, notebook: str, assignment: str, student: str,
+                         zero_point_tasks: list[str] | None = None) -> int:
     """Mark the 0-point task cells (the comment boxes) of a submitted notebook as graded: score 0.
 
     nbgrader creates every task cell's grade with no score and "needs manual grade", so
@@ -391,26 +396,49 @@ def settle_comment_cells(db_url: str, notebook: str, assignment: str, student: s
     Args:
         db_url: the gradebook.
         notebook, assignment, student: the submitted notebook being autograded.
+        zero_point_tasks: the names of the notebook's 0-point task cells, already read in this run
+            (``run_cache``): their grades are then read in one query. None: read the notebook's task
+            cells, and each grade, from the gradebook now.
 
     Returns:
         How many grades were settled.
     """
     settled = 0
     with Gradebook(db_url) as gb:
-        try:
-            source = gb.find_notebook(notebook, assignment)
-        except MissingEntry:
-            return 0
-        for cell in source.task_cells:
-            if float(cell.max_score or 0.0) != 0.0:
-                continue
+        if zero_point_tasks is None:
             try:
-                grade = gb.find_grade(cell.name, notebook, assignment, student)
+                source = gb.find_notebook(notebook, assignment)
             except MissingEntry:
-                continue
+                return 0
+            grades = []
+            for cell in source.task_cells:
+                if float(cell.max_score or 0.0) != 0.0:
+                    continue
+                try:
+                    grades.append(gb.find_grade(cell.name, notebook, assignment, student))
+                except MissingEntry:
+                    continue
+        else:
+            grades = _task_grades(gb, zero_point_tasks, notebook, assignment, student) if zero_point_tasks else []
+        for grade in grades:
             if grade.manual_score is None and grade.auto_score is None:
                 grade.auto_score = 0.0
                 grade.needs_manual_grade = False
                 settled += 1
         gb.db.commit()
     return settled
+
+
+def _task_grades(gb: Gradebook, names: list[str], notebook: str, assignment: str, student: str) -> list:
+    """The grades of the task cells ``names`` in ``student``'s ``notebook`` of ``assignment``, in one query
+    (``Gradebook.find_grade``'s joins; a name without a grade is left out, as find_grade's MissingEntry is)."""
+    return (gb.db.query(Grade)
+            .join(TaskCell, TaskCell.id == Grade.cell_id)
+            .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id)
+            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+            .join(Student, Student.id == SubmittedAssignment.student_id)
+            .filter(TaskCell.name.in_(names), Notebook.name == notebook, Assignment.name == assignment,
+                    Student.id == student)
+            .all())

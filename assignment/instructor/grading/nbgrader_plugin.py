@@ -21,12 +21,13 @@ from nbgrader.api import Gradebook
 from nbgrader.converters import NbGraderException
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Enum, Float, Integer, Unicode
+from traitlets import Bool, Enum, Float, Integer, Unicode
 
 from assignment.instructor.grading import timing
 from assignment.instructor.grading.graded_code import question_of_test, settle_comment_cells, show_graded_code
 from assignment.instructor.grading.policy import read_submission, write_package
 from assignment.instructor.grading.reader import TolerantNotebookExporter
+from assignment.instructor.grading.run_cache import RunCache, StudentGrading, run_cache_of
 from assignment.instructor.grading.grader import VerdictCache, grade_submission
 from assignment.instructor.grading.sandbox import PREFERENCES, Limits, SandboxUnavailable, describe_backend, submission_dir
 from assignment.instructor.grading.trusted_tests import read_tests
@@ -62,25 +63,41 @@ class GradeInSandbox(NbGraderPreprocessor):
             raise SandboxUnavailable(f"{REFUSAL} ({why})")
         info = resources["nbgrader"]
         student, assignment, notebook = info["student"], info["assignment"], info["notebook"]
-        coursedir = CourseDirectory(parent=self)
-        submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
-        with Gradebook(info["db_url"]) as gb:
-            of_assignment = read_tests(gb, assignment)
+        cache = run_cache_of(self)
+        if cache is not None:  # read once per run (run_cache.py)
+            of_assignment = cache.assignment_tests(info["db_url"], assignment, read_tests)
+        else:
+            with Gradebook(info["db_url"]) as gb:
+                of_assignment = read_tests(gb, assignment)
         tests = of_assignment.get(notebook, {})
-        submission = read_submission(submitted)
-        # nbgrader converts one notebook at a time; the whole assignment's tests are graded at the
-        # first one (sandboxes of different notebooks overlap: a loop in one question and the
-        # training check it also breaks cost one limit, not two in a row) and kept for the others.
-        everything = {grade_id: call for of_notebook in of_assignment.values() for grade_id, call in of_notebook.items()}
-        copy = submission_dir()  # in the grader's private 0700 folder
-        try:
-            write_package(submission, copy)
-            graded = self._grade_all(everything, submission, copy, _memory_for(student, assignment, submission))
-        finally:
-            shutil.rmtree(copy, ignore_errors=True)
-        verdicts = {grade_id: graded[grade_id] for grade_id in tests}
-        self._write_verdicts(nb, verdicts, submission)
-        settle_comment_cells(info["db_url"], notebook, assignment, student)
+
+        def grade() -> StudentGrading:
+            coursedir = CourseDirectory(parent=self)
+            submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+            submission = read_submission(submitted)
+            # nbgrader converts one notebook at a time; the whole assignment's tests are graded at the
+            # first one (sandboxes of different notebooks overlap: a loop in one question and the
+            # training check it also breaks cost one limit, not two in a row) and kept for the others.
+            everything = {grade_id: call for of_notebook in of_assignment.values()
+                          for grade_id, call in of_notebook.items()}
+            copy = submission_dir()  # in the grader's private 0700 folder
+            try:
+                write_package(submission, copy)
+                graded = self._grade_all(everything, submission, copy, _memory_for(student, assignment, submission))
+            finally:
+                shutil.rmtree(copy, ignore_errors=True)
+            return StudentGrading(submission=submission, verdicts=graded)
+
+        # With a run cache, the student's files are read and their verdicts gathered at their first
+        # notebook only: the same files and the same verdicts (every one of the assignment's tests
+        # was graded, or found in the verdict cache, at the first notebook).
+        grading = cache.student(student, assignment, grade) if cache is not None else grade()
+        verdicts = {grade_id: grading.verdicts[grade_id] for grade_id in tests}
+        self._write_verdicts(nb, verdicts, grading.submission, grading.parsed)
+        cells = cache.notebook_cells(info["db_url"], notebook, assignment) if cache is not None else None
+        settle_comment_cells(info["db_url"], notebook, assignment, student,
+                             zero_point_tasks=None if cells is None else
+                             [name for name, points in cells.tasks.items() if points == 0.0])
         passed = sum(v.passed for v in verdicts.values())
         self.log.info("%s/%s/%s: %d of %d tests passed (graded in the sandbox)",
                       student, assignment, notebook, passed, len(verdicts))
@@ -105,7 +122,7 @@ class GradeInSandbox(NbGraderPreprocessor):
                                 jobs=self.jobs or os.cpu_count() or 1, cache=cache, log=self.log.error)
 
     @staticmethod
-    def _write_verdicts(nb, verdicts: dict[str, Verdict], submission=None) -> None:
+    def _write_verdicts(nb, verdicts: dict[str, Verdict], submission=None, parsed: dict | None = None) -> None:
         """Write each test cell's verdict, each question's graded code, and why the other cells are empty.
 
         Args:
@@ -113,9 +130,11 @@ class GradeInSandbox(NbGraderPreprocessor):
             verdicts: grade_id -> verdict of this notebook's test cells (from the gradebook's tests).
             submission: the ``policy.Submission`` graded; its methods fill the graded-code cells
                 (``graded_code``). None: those cells stay empty.
+            parsed: the submission's files already parsed for ``show_graded_code`` (filled in as it
+                parses them; kept for the student's other notebooks); None: parsed for this notebook.
         """
         keys = {question_of_test(grade_id) for grade_id in verdicts} - {None}
-        shown = show_graded_code(nb, submission, keys) if submission is not None else {}
+        shown = show_graded_code(nb, submission, keys, parsed) if submission is not None else {}
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
@@ -191,12 +210,22 @@ class SandboxCheckedExporter(TolerantNotebookExporter):
     exporter (``reader.TolerantNotebookExporter``), unchanged.
     """
 
+    reuse_within_run = Bool(True, help="In an nbgrader command's own process (never in formgrader's server): "
+                                       "read what one autograde run cannot change once per run, not once per "
+                                       "notebook or cell (run_cache.py). The grades and notebooks written are "
+                                       "the same either way.").tag(config=True)
+
     def __init__(self, *args, **kw):
         parent = kw.get("parent")
         if parent is not None:
             require_sandbox(parent)
         super().__init__(*args, **kw)
-        speed_up_a_command_line_run()
+        if speed_up_a_command_line_run() and self.reuse_within_run:
+            from assignment.instructor.writer import install_validation_memos
+
+            # this exporter is its converter's, and the converter one run's: the cache ends with the run
+            self.run_cache = RunCache()
+            install_validation_memos()
 
 
 def speed_up_a_command_line_run() -> bool:

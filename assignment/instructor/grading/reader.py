@@ -28,10 +28,11 @@ from pathlib import Path
 import nbformat
 from nbconvert.exporters import NotebookExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-from nbgrader.api import Gradebook, GradeCell, MissingEntry, SolutionCell, SourceCell, TaskCell
+from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 
 from assignment.instructor.grading.intake import take_in
+from assignment.instructor.grading.run_cache import NotebookCells, RunCache, load_cells
 from assignment.instructor.grading.safe_files import RefusedFile, read_file
 from assignment.instructor.grading.text import has_surrogates, markdown_literal, utf8_safe, utf8_safe_json
 
@@ -56,7 +57,8 @@ def normalized(nb) -> tuple[object, list[str]]:
     return nb, dropped
 
 
-def reconciled(nb, db_url: str, notebook: str, assignment: str) -> tuple[object, list[str]]:
+def reconciled(nb, db_url: str, notebook: str, assignment: str,
+               cells: NotebookCells | None = None) -> tuple[object, list[str]]:
     """Make every nbgrader cell of ``nb`` what the gradebook says it is; return the notebook and the changes.
 
     - a cell whose grade_id the gradebook does not know, or that repeats an
@@ -66,74 +68,76 @@ def reconciled(nb, db_url: str, notebook: str, assignment: str) -> tuple[object,
     - a graded cell that is missing is put back, after the nearest cell that
       precedes it in the source notebook (or first).
     Grades are unaffected: they come from the gradebook's tests and the student's mytorch.
+
+    Args:
+        nb: the notebook read (changed in place).
+        db_url, notebook, assignment: the gradebook and the source notebook to agree with.
+        cells: that source notebook's cells, already read in this run (``run_cache``); None:
+            read them from the gradebook now (one query per kind of cell).
+
+    Returns:
+        The notebook and one line per change made.
     """
     changes: list[str] = []
-    with Gradebook(db_url) as gb:
-        try:
-            source_nb = gb.find_notebook(notebook, assignment)
-        except MissingEntry:
-            return nb, changes
-        # Columns, one query per kind of cell: loading the cells as objects cost a query per cell
-        # (their inherited columns load lazily), for every notebook of every student, twice.
-        mine = source_nb.id
-        rows = gb.db.query(SourceCell.name, SourceCell.cell_type, SourceCell.locked, SourceCell.checksum,
-                           SourceCell.source).filter(SourceCell.notebook_id == mine).all()
-        sources = {row.name: row for row in rows}
-        order = [row.name for row in rows]
-        points = {name: float(score) for name, score in
-                  gb.db.query(GradeCell.name, GradeCell.max_score).filter(GradeCell.notebook_id == mine)}
-        solutions = {name for (name,) in gb.db.query(SolutionCell.name).filter(SolutionCell.notebook_id == mine)}
-        # task cells (the comment boxes) carry points too, as nbgrader's own task cells do
-        tasks = {name: float(score) for name, score in
-                 gb.db.query(TaskCell.name, TaskCell.max_score).filter(TaskCell.notebook_id == mine)}
+    if cells is None:
+        with Gradebook(db_url) as gb:
+            cells = load_cells(gb, notebook, assignment)
+    if cells is None:  # a notebook the gradebook does not know
+        return nb, changes
+    sources = cells.sources
+    order = cells.order
+    points = cells.points
+    solutions = set(cells.solutions)
+    # task cells (the comment boxes) carry points too, as nbgrader's own task cells do
+    tasks = cells.tasks
 
-        def truth(name: str) -> dict:
-            meta = {"schema_version": SCHEMA_VERSION, "grade_id": name, "grade": name in points,
-                    "solution": name in solutions, "locked": bool(sources[name].locked), "task": name in tasks,
-                    "cell_type": sources[name].cell_type, "checksum": sources[name].checksum}
-            if name in points or name in tasks:
-                meta["points"] = points[name] if name in points else tasks[name]
-            return meta
+    def truth(name: str) -> dict:
+        meta = {"schema_version": SCHEMA_VERSION, "grade_id": name, "grade": name in points,
+                "solution": name in solutions, "locked": bool(sources[name].locked), "task": name in tasks,
+                "cell_type": sources[name].cell_type, "checksum": sources[name].checksum}
+        if name in points or name in tasks:
+            meta["points"] = points[name] if name in points else tasks[name]
+        return meta
 
-        def comparable(meta) -> dict:
-            derived = ("checksum", "cell_type")
-            return {k: float(v) if k == "points" else v for k, v in dict(meta).items() if k not in derived}
+    def comparable(meta) -> dict:
+        derived = ("checksum", "cell_type")
+        return {k: float(v) if k == "points" else v for k, v in dict(meta).items() if k not in derived}
 
-        def fresh(name: str):
-            source = sources[name]
-            make = new_code_cell if source.cell_type == "code" else new_markdown_cell
-            return make(source.source, metadata={"nbgrader": truth(name)})
+    def fresh(name: str):
+        source = sources[name]
+        make = new_code_cell if source.cell_type == "code" else new_markdown_cell
+        return make(source.source, metadata={"nbgrader": truth(name)})
 
-        seen: set[str] = set()
-        for i, cell in enumerate(nb.cells):
-            meta = cell.get("metadata", {}).get("nbgrader")
-            if meta is None:
-                continue
-            name = meta.get("grade_id")
-            if name not in sources or name in seen:
-                del cell.metadata["nbgrader"]
-                changes.append(f"{name!r}: {'a repeated' if name in seen else 'an unknown'} grade_id, made ordinary")
-                continue
+    seen: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        name = meta.get("grade_id")
+        if name not in sources or name in seen:
+            del cell.metadata["nbgrader"]
+            changes.append(f"{name!r}: {'a repeated' if name in seen else 'an unknown'} grade_id, made ordinary")
+            continue
+        seen.add(name)
+        if cell.cell_type != sources[name].cell_type:
+            nb.cells[i] = fresh(name)
+            changes.append(f"{name!r}: cell type restored")
+            continue
+        if comparable(meta) != comparable(truth(name)):
+            changes.append(f"{name!r}: nbgrader metadata restored")
+        cell.metadata["nbgrader"] = truth(name)
+        if sources[name].locked:
+            cell.source = sources[name].source
+    for name in order:
+        if name in points and name not in seen:
+            present = [n for n in order[: order.index(name)] if n in seen]
+            at = 0
+            if present:
+                at = 1 + next(j for j, c in enumerate(nb.cells)
+                              if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == present[-1])
+            nb.cells.insert(at, fresh(name))
             seen.add(name)
-            if cell.cell_type != sources[name].cell_type:
-                nb.cells[i] = fresh(name)
-                changes.append(f"{name!r}: cell type restored")
-                continue
-            if comparable(meta) != comparable(truth(name)):
-                changes.append(f"{name!r}: nbgrader metadata restored")
-            cell.metadata["nbgrader"] = truth(name)
-            if sources[name].locked:
-                cell.source = sources[name].source
-        for name in order:
-            if name in points and name not in seen:
-                present = [n for n in order[: order.index(name)] if n in seen]
-                at = 0
-                if present:
-                    at = 1 + next(j for j, c in enumerate(nb.cells)
-                                  if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == present[-1])
-                nb.cells.insert(at, fresh(name))
-                seen.add(name)
-                changes.append(f"{name!r}: missing graded cell put back")
+            changes.append(f"{name!r}: missing graded cell put back")
     return nb, changes
 
 
@@ -144,6 +148,8 @@ class TolerantNotebookExporter(NotebookExporter):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         self._taken_in: set[tuple[str, str]] = set()  # (student, assignment) already taken in by this run
+        # What this run reads once (run_cache.py); None: every notebook asks the gradebook again.
+        self.run_cache: RunCache | None = None
 
     def from_filename(self, filename, resources=None, **kw):
         resources = resources if resources is not None else {}
@@ -177,7 +183,9 @@ class TolerantNotebookExporter(NotebookExporter):
             self.log.warning("%s: dropped %d cells' malformed nbgrader metadata", filename, len(dropped))
         info = resources.get("nbgrader", {})
         if {"db_url", "notebook", "assignment"} <= set(info):
-            nb, changes = reconciled(nb, info["db_url"], info["notebook"], info["assignment"])
+            cells = (self.run_cache.notebook_cells(info["db_url"], info["notebook"], info["assignment"])
+                     if self.run_cache is not None else None)
+            nb, changes = reconciled(nb, info["db_url"], info["notebook"], info["assignment"], cells)
             for change in changes:
                 self.log.warning("%s: %s", filename, change)
         return self.from_notebook_node(nb, resources=resources, **kw)
