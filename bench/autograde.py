@@ -2,7 +2,8 @@
 
     python bench/autograde.py                 # 40 submissions, the shipped config, --jobs 2
     python bench/autograde.py --students 12 --timeout 3 --training-timeout 10
-    python bench/autograde.py --stock 8       # also stock nbgrader (in-kernel Execute) on 8 honest ones
+    python bench/autograde.py --stock 8       # also stock nbgrader (in-kernel Execute) on 8 honest ones,
+                                              # and the parallel command on the honest ones alone
 
 The class: ``--students`` synthetic submissions made from the four example
 students (correct, untouched stubs, three planted bugs, forward passes only)
@@ -43,6 +44,10 @@ generate_assignment``, then copied; the same submissions collected into each):
     student's kernel (``Execute``), on ``N`` honest or buggy submissions only
     (a hostile one would hang or fool it). For reference only: its grades are
     not trusted, and are not compared.
+``parallel, honest`` (with ``--stock N``)
+    the parallel command on the class's honest submissions alone (every
+    correct or buggy one): the like-for-like comparison with ``stock``, whose
+    ``vs stock`` column is the speed-up over nbgrader as it ships.
 
 ``--timeout``/``--training-timeout`` change the limits of every contender
 alike (appended to each scratch course's config); by default the shipped
@@ -463,14 +468,14 @@ def format_results(rows: list[tuple[str, int, list[float], list[float | None]]],
     submission, speed-up (``reference``'s wall s/sub over the contender's) and, when stock
     nbgrader ran, the speed-up over it (stock's wall s/sub over the contender's)."""
     per_sub = {name: statistics.median(walls) / count for name, count, walls, _ in rows}
-    lines = [f"{'contender':<13} {'subs':>5} {'runs':>4} {'median s':>9} {'s/sub':>7} {'CPU s/sub':>10} "
-             f"{'speed-up':>9} {'vs stock':>9}", "-" * 74]
+    lines = [f"{'contender':<16} {'subs':>5} {'runs':>4} {'median s':>9} {'s/sub':>7} {'CPU s/sub':>10} "
+             f"{'speed-up':>9} {'vs stock':>9}", "-" * 77]
     for name, count, walls, cpus in rows:
         known = [c for c in cpus if c is not None]
         cpu = f"{statistics.median(known) / count:.2f}" if known else "n/a"
         speedup = per_sub[reference] / per_sub[name] if reference in per_sub else float("nan")
         over_stock = f"{per_sub['stock'] / per_sub[name]:>8.2f}x" if "stock" in per_sub else f"{'':>9}"
-        lines.append(f"{name:<13} {count:>5} {len(walls):>4} {statistics.median(walls):>9.1f} "
+        lines.append(f"{name:<16} {count:>5} {len(walls):>4} {statistics.median(walls):>9.1f} "
                      f"{per_sub[name]:>7.2f} {cpu:>10} {speedup:>8.2f}x {over_stock}")
     return "\n".join(lines)
 
@@ -556,17 +561,27 @@ def main(argv: list[str] | None = None) -> int:
     rows = [(name, len(plan), walls[name], cpus[name]) for name in names[:-1]]
 
     if args.stock:
-        honest = [student for student, kind in plan if kind in HONEST][: args.stock]
+        # The honest class alone (every correct or buggy submission), which is what stock nbgrader
+        # can grade at all: the parallel command on it, side by side with stock nbgrader.
+        everyone_honest = [student for student, kind in plan if kind in HONEST]
+        honest = everyone_honest[: args.stock]
         stock_extra = ("c.Autograde.autograde_preprocessors = " + repr(STOCK_AUTOGRADE) + "\n"
                        "c.Autograde.exporter_class = 'nbconvert.exporters.NotebookExporter'\n")
+        honest_submissions = workdir / "honest_submissions"
         stock_submissions = workdir / "stock_submissions"
-        if stock_submissions.exists():
-            shutil.rmtree(stock_submissions)
-        for student in honest:
-            shutil.copytree(submissions / student, stock_submissions / student)
+        for folder, chosen in ((honest_submissions, everyone_honest), (stock_submissions, honest)):
+            if folder.exists():
+                shutil.rmtree(folder)
+            for student in chosen:
+                shutil.copytree(submissions / student, folder / student)
+        walls["parallel, honest"], cpus["parallel, honest"] = [], []
         for _ in range(args.repeat):
+            course = fresh_course(base, workdir / "parallel-honest", honest_submissions)
+            wall, cpu, _ = run_parallel(course, args.jobs, name="parallel-honest")
+            record("parallel, honest", wall, cpu)
             course = fresh_course(base, workdir / "stock", stock_submissions, stock_extra)
             record("stock", *run_serial(course, "stock"))
+        rows.append(("parallel, honest", len(everyone_honest), walls["parallel, honest"], cpus["parallel, honest"]))
         rows.append(("stock", len(honest), walls["stock"], cpus["stock"]))
 
     print()
