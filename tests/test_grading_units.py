@@ -6,6 +6,7 @@ where bubblewrap cannot run), with small limits.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import shutil
@@ -200,6 +201,20 @@ def test_allowed_imports(source):
 ])
 def test_forbidden_imports(source, found):
     assert sorted(forbidden_imports(source)) == sorted(found)
+
+
+def test_forbidden_imports_are_found_in_every_block_in_the_order_of_a_full_walk():
+    # Only statements are looked at (no __import__ here): the same names, in ast.walk's order.
+    source = ("def f():\n    class A:\n        def g(self):\n            import jax\n"
+              "    match x:\n        case 1:\n            import tensorflow\n"
+              "    with open('x'):\n        import keras\n    for i in []:\n        import cupy\n"
+              "    else:\n        import numba\n    while 0:\n        import dask\n"
+              "try:\n    pass\nexcept* ValueError:\n    import torch\nfinally:\n    import yaml\n"
+              "import scipy, sklearn\n")
+    walked = [alias.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Import)
+              for alias in node.names]
+    assert len(walked) == 10
+    assert forbidden_imports(source) == walked
 
 
 def submission_with(tmp_path: Path, **files: str | bytes) -> Path:

@@ -1,9 +1,11 @@
 """``python -m assignment autograde ASSIGNMENT --jobs N``: grade a whole class in parallel.
 
 Stock ``nbgrader autograde`` grades one submission after another. This
-command runs every student's tests in the sandbox, ``--jobs`` submissions at
-a time and never more than ``--jobs`` sandboxes at once (shared slots;
-a submission whose tests wait out their limits may use several of them), and
+command runs every student's tests in the sandbox (one sandbox per
+submission, one child process per question inside it), ``--jobs`` submissions
+at a time and never more than ``--jobs`` children running tests at once
+(shared slots; a submission whose tests wait out their limits may use several
+of them), and
 stores each verdict in a cache keyed by everything it depends on
 (the test, the student's files, the limits; the cache folder is named by a
 digest of the grading code, so changed grading code never reuses old
@@ -201,7 +203,7 @@ def precompute(course: Path, assignment: str, students: list[str], jobs: int, ca
                      f"nbgrader autograde grades them itself")
         result.seconds[student] = time.perf_counter() - started
 
-    # Each student may use ``jobs`` sandboxes (so one submission whose tests all wait out
+    # Each student may use ``jobs`` children (so one submission whose tests all wait out
     # their limits does not hold up the class), the class never more than ``jobs`` in total:
     # no test gets less of the machine than in a serial run.
     jobs = max(1, jobs)

@@ -9,6 +9,7 @@ standard library only.
 from __future__ import annotations
 
 import ast
+import collections
 import importlib.util
 import io
 import shutil
@@ -64,12 +65,36 @@ def _imports_module(source: str, module: str) -> bool:
     return f"mytorch.{module}" in source or f"import {module}" in source or f"from . import {module}" in source
 
 
+_BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)  # what holds statements: statements only sit in these
+
+
+def _statements(tree: ast.AST):
+    """The nodes of ``tree`` that are statements or hold them, in ``ast.walk``'s order.
+
+    An ``import`` is a statement, and statements sit only in the bodies of statements,
+    ``except`` handlers and ``case`` blocks, so this finds every one while skipping the
+    expressions (nine nodes in ten). Same breadth-first order as ``ast.walk``: a node's
+    depth is the same in both, and children come in field order.
+    """
+    queue = collections.deque([tree])
+    while queue:
+        node = queue.popleft()
+        yield node
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                queue.extend(child for child in value if isinstance(child, _BLOCKS))
+
+
 def forbidden_imports(source: str, tree: ast.AST | None = None) -> list[str]:
     """Top-level modules imported by ``source`` (already parsed: ``tree``) that are neither
     NumPy nor the standard library."""
     stdlib = set(sys.stdlib_module_names)
     found = []
-    for node in ast.walk(tree if tree is not None else ast.parse(source)):
+    tree = tree if tree is not None else ast.parse(source)
+    # A call to __import__ or import_module is an expression: only then is every node looked at.
+    nodes = ast.walk(tree) if "__import__" in source or "import_module" in source else _statements(tree)
+    for node in nodes:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
