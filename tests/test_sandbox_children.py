@@ -12,7 +12,6 @@ one group's input (``x[0][0] == 1``); the other groups' inputs start with 7.
 
 from __future__ import annotations
 
-import os
 import struct
 
 import numpy as np
@@ -21,7 +20,7 @@ import pytest
 from assignment.instructor.grading import confine
 from assignment.instructor.grading.sandbox import Limits, Sandbox, seccomp
 from assignment.instructor.grading.sandbox.process import time_limit_message
-from test_sandbox_isolation import CASE, EXPECTED, backend, indent, package  # noqa: F401  (backend: fixture)
+from test_sandbox_isolation import CASE, backend, indent, package  # noqa: F401  (backend: fixture)
 
 HONEST_X = [[7.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
 HONEST_CASE = {**CASE, "x": HONEST_X}
@@ -119,7 +118,6 @@ raise RuntimeError(f'FOUND left {done}')
 
 def test_a_child_reads_nothing_of_the_runner_or_a_sibling(tmp_path, backend):
     code = """
-import os
 seen = []
 me, parent = os.getpid(), os.getppid()
 for pid in [parent] + [me + d for d in range(-4, 5) if d]:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from assignment.instructor.grading import transport
 from assignment.instructor.grading.sandbox import bubblewrap, landlock, scratch
-from assignment.instructor.grading.sandbox.base import BACKENDS, PREFERENCES, Launch, Limits, Outcome, SandboxUnavailable
+from assignment.instructor.grading.sandbox.base import BACKENDS, PREFERENCES, Limits, Outcome, SandboxUnavailable
 
 STARTUP_SECONDS = 30.0  # interpreter, NumPy and confinement; only a badly overloaded machine needs more
 EXIT_SECONDS = 5.0  # after its last answer, a child has this long to exit before it is killed
