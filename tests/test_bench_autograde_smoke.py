@@ -1,7 +1,8 @@
 """Smoke test of bench/autograde.py: the whole benchmark on a tiny class.
 
 No timing assertion: only that every contender runs (serial, parallel, a local
-Dask cluster, the cached re-writes and stock nbgrader), that their grades agree
+Dask cluster, the cached re-writes, the honest submissions alone and stock
+nbgrader), that their grades agree
 with the serial ones (the benchmark fails otherwise) and that the table comes
 out.
 """
@@ -40,6 +41,8 @@ def test_the_benchmark_runs_on_a_tiny_class(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "grades identical for 2 students" in out
-    for name in ("serial", "parallel", "dask", "rewrite", "stock writer", "stock"):
+    for name in ("serial", "parallel", "dask", "rewrite", "stock writer", "parallel, honest", "stock"):
         assert any(line.startswith(name) for line in out.splitlines()), out
-    assert "speed-up" in out
+    assert "speed-up" in out and "vs stock" in out
+    honest_row = next(line for line in out.splitlines() if line.startswith("parallel, honest"))
+    assert honest_row.rstrip().endswith("x") and float(honest_row.split()[-1].rstrip("x")) > 0
