@@ -42,7 +42,6 @@ import select
 import signal
 import sys
 
-STARTUP_CPU_SECONDS = 10  # interpreter, NumPy and the trusted imports, before the first test
 CHILD_CPU_SECONDS = 2  # a child's own set-up (confinement, importing the student's files) on top of its tests
 CHANNEL = 3  # the descriptor a child's answers go out on
 UNCONFINED = 70  # a child's exit status when it could not confine itself
