@@ -42,7 +42,7 @@ import select
 import signal
 import sys
 
-CHILD_CPU_SECONDS = 2  # a child's own set-up (confinement, importing the student's files) on top of its tests
+CHILD_CPU_SECONDS = 2  # on top of its tests: a child's confinement, and each test's share rounded up to a second
 CHANNEL = 3  # the descriptor a child's answers go out on
 UNCONFINED = 70  # a child's exit status when it could not confine itself
 REAP_SECONDS = 0.02  # how often a child that closed its pipe but lives on is checked for its end
