@@ -118,6 +118,7 @@ raise RuntimeError(f'FOUND left {done}')
 
 def test_a_child_reads_nothing_of_the_runner_or_a_sibling(tmp_path, backend):
     code = """
+import os
 seen = []
 me, parent = os.getpid(), os.getppid()
 for pid in [parent] + [me + d for d in range(-4, 5) if d]:
