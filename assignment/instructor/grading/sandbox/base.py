@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 BACKENDS = ("bubblewrap", "landlock")
 RUNNER = "assignment/instructor/grading/runner.py"  # in the course package copy
@@ -66,7 +66,7 @@ class Launch:
         cwd: where it starts.
         pass_fds: descriptors it inherits besides stdin, stdout and stderr.
         close_after_start: descriptors the grader closes once the process is started.
-        request: what the backend adds to the runner's request, given the runner's pid.
+        request: what the backend adds to the runner's set-up request.
     """
 
     argv: list[str]
@@ -74,4 +74,4 @@ class Launch:
     cwd: Path
     pass_fds: tuple[int, ...] = ()
     close_after_start: tuple[int, ...] = ()
-    request: Callable[[int], dict] = field(default=lambda pid: {})
+    request: dict = field(default_factory=dict)

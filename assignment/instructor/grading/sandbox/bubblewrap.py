@@ -21,7 +21,6 @@ sandbox's pid namespace.
 
 from __future__ import annotations
 
-import base64
 import functools
 import os
 import shutil
@@ -128,6 +127,4 @@ def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
              str(found.executable), "-I", "-S", "-B", f"/sandbox/grader/{RUNNER}"]
     return Launch(argv=argv, env={}, cwd=run_dir, pass_fds=(seccomp_read, channel_fd),
                   close_after_start=(seccomp_read,),
-                  request=lambda pid: {"path": INSIDE_PATH, "grader_path": "/sandbox/grader",
-                                       "seccomp": base64.b64encode(seccomp.build()).decode(),
-                                       "child_seccomp": base64.b64encode(seccomp.child_template()).decode()})
+                  request={"path": INSIDE_PATH, "grader_path": "/sandbox/grader"})

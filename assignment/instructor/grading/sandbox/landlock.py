@@ -20,7 +20,6 @@ sandbox shares the grader's pid, network, IPC and mount namespaces, so it can
 
 from __future__ import annotations
 
-import base64
 import functools
 import os
 from pathlib import Path
@@ -105,7 +104,7 @@ def _system_reads() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(dict.fromkeys(read)), tuple(str(f) for f in found.stdlib)
 
 
-def plan(package_copy: Path, pid: int) -> dict:
+def plan(package_copy: Path) -> dict:
     """The confinement the runner applies to itself (see ``assignment.instructor.grading.confine.apply``)."""
     read, list_only = _system_reads()
     course = scratch.course_copy()
@@ -128,7 +127,5 @@ def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
     env = {**RUNNER_ENV, **{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, "HOME": str(run_dir)}
     argv = [str(found.executable), "-I", "-S", "-B", str(course / RUNNER)]
     return Launch(argv=argv, env=env, cwd=run_dir, pass_fds=(channel_fd,),
-                  request=lambda pid: {"path": [str(site), str(course), str(package_copy)],
-                                       "grader_path": str(course), "confine": plan(package_copy, pid),
-                                       "seccomp": base64.b64encode(seccomp.build()).decode(),
-                                       "child_seccomp": base64.b64encode(seccomp.child_template()).decode()})
+                  request={"path": [str(site), str(course), str(package_copy)],
+                           "grader_path": str(course), "confine": plan(package_copy)})

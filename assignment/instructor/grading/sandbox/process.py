@@ -17,6 +17,7 @@ run in a fresh child (after a timeout, one child each, at once).
 
 from __future__ import annotations
 
+import base64
 import collections
 import json
 import os
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assignment.instructor.grading import transport
-from assignment.instructor.grading.sandbox import bubblewrap, landlock, scratch
+from assignment.instructor.grading.sandbox import bubblewrap, landlock, scratch, seccomp
 from assignment.instructor.grading.sandbox.base import BACKENDS, PREFERENCES, Limits, Outcome, SandboxUnavailable
 
 STARTUP_SECONDS = 30.0  # interpreter, NumPy and confinement; only a badly overloaded machine needs more
@@ -264,7 +265,10 @@ class Sandbox:
                     os.close(fd)
             setup = {"channel": channel_write, "memory_bytes": max(l.memory_bytes for l in limits),
                      "output_bytes": max(l.output_bytes for l in limits), "max_files": MAX_FILES,
-                     "max_answer_bytes": MAX_ANSWER_BYTES, **launch.request(self._process.pid)}
+                     "max_answer_bytes": MAX_ANSWER_BYTES, **launch.request,
+                     # the same two filters under either backend (sandbox/seccomp.py)
+                     "seccomp": base64.b64encode(seccomp.build()).decode(),
+                     "child_seccomp": base64.b64encode(seccomp.child_template()).decode()}
             # Commands go through a thread: a write never blocks the reading of the answers.
             threading.Thread(target=self._write_commands, args=(self._process.stdin,), daemon=True).start()
             self._command(setup)
