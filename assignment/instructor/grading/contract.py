@@ -29,7 +29,7 @@ from pathlib import Path
 from assignment import PACKAGE_DIR
 
 PACKAGE = "assignment"
-SANDBOX_ROOTS = ("assignment.instructor.grading.runner",)
+SANDBOX_ROOTS = ("assignment.instructor.grading.runner", "assignment.instructor.grading.fork_server")
 JUDGE_ROOTS = ("assignment.instructor.grading.grader",)
 # Read by the sandbox, not imported: the digits' description (the digits themselves are copied
 # apart, with the test labels masked: ``sandbox.scratch.masked_digits``).

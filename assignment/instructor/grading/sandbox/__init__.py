@@ -41,7 +41,7 @@ def bwrap_available() -> str | None:
 
 def submission_dir() -> Path:
     """A fresh folder in the grader's private scratch space, for one submission's copy."""
-    return scratch.new_dir("submission-")
+    return scratch.new_copy_dir()
 
 
 def _seccomp_program() -> bytes:

@@ -8,6 +8,7 @@ from typing import Any
 
 BACKENDS = ("bubblewrap", "landlock")
 RUNNER = "assignment/instructor/grading/runner.py"  # in the course package copy
+FORK_SERVER = "assignment/instructor/grading/fork_server.py"  # likewise
 PREFERENCES = ("auto", *BACKENDS)
 # What the runner process is given, whichever the backend (no secret of the grader's environment).
 RUNNER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",

@@ -27,8 +27,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from assignment.instructor.grading.sandbox import paths, scratch, seccomp
-from assignment.instructor.grading.sandbox.base import PASSED_THROUGH, RUNNER, RUNNER_ENV, Launch
+from assignment.instructor.grading.sandbox import landlock, paths, scratch, seccomp
+from assignment.instructor.grading.sandbox.base import FORK_SERVER, PASSED_THROUGH, RUNNER, RUNNER_ENV, Launch
 
 BWRAP = "bwrap"
 TMP_BYTES = 64 * 2**20  # the sandbox's /tmp (a tmpfs: memory outside the RLIMIT_AS of the process)
@@ -96,14 +96,8 @@ def _system_mounts() -> list[str]:
     return command
 
 
-def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
-    """How to start the runner in a fresh bubblewrap sandbox.
-
-    Args:
-        package_copy: the folder holding the student's ``mytorch/``.
-        run_dir: this run's private folder (the sandbox starts there on the host side).
-        channel_fd: the write end of the answer pipe (inherited through bubblewrap).
-    """
+def _argv(extra_binds: list[str], die_with_parent: bool = True) -> tuple[list[str], int]:
+    """bubblewrap's command line up to the program, and the descriptor of its seccomp filter."""
     found = paths.installation()
     program = seccomp.build(deny_exec=False)  # the runner adds the full filter itself
     seccomp_read, seccomp_write = os.pipe()
@@ -111,7 +105,7 @@ def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
     os.close(seccomp_write)
     env = {**RUNNER_ENV, **{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, "HOME": "/tmp"}
     argv = [executable() or BWRAP, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
-            "--die-with-parent", "--new-session", "--clearenv"]
+            *(["--die-with-parent"] if die_with_parent else []), "--new-session", "--clearenv"]
     for name, value in env.items():
         argv += ["--setenv", name, value]
     # Memory-backed folders are size-capped (tmpfs pages are not counted by RLIMIT_AS).
@@ -120,11 +114,74 @@ def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
     argv += _system_mounts()
     for folder in found.numpy_dirs:
         argv += ["--ro-bind", str(folder), f"/sandbox/site/{folder.name}"]
-    argv += ["--ro-bind", str(scratch.course_copy()), "/sandbox/grader",
-             "--ro-bind", str(package_copy), "/sandbox/student",
-             "--remount-ro", "/", "--chdir", "/tmp",
-             "--seccomp", str(seccomp_read),
-             str(found.executable), "-I", "-S", "-B", f"/sandbox/grader/{RUNNER}"]
+    argv += ["--ro-bind", str(scratch.course_copy()), "/sandbox/grader", *extra_binds,
+             "--remount-ro", "/", "--chdir", "/tmp", "--seccomp", str(seccomp_read)]
+    return argv, seccomp_read
+
+
+def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
+    """How to start the runner in a fresh bubblewrap sandbox of its own (no fork server).
+
+    Args:
+        package_copy: the folder holding the student's ``mytorch/``.
+        run_dir: this run's private folder (the sandbox starts there on the host side).
+        channel_fd: the write end of the answer pipe (inherited through bubblewrap).
+    """
+    argv, seccomp_read = _argv(["--ro-bind", str(package_copy), "/sandbox/student"])
+    argv += [str(paths.installation().executable), "-I", "-S", "-B", f"/sandbox/grader/{RUNNER}"]
     return Launch(argv=argv, env={}, cwd=run_dir, pass_fds=(seccomp_read, channel_fd),
                   close_after_start=(seccomp_read,),
                   request={"path": INSIDE_PATH, "grader_path": "/sandbox/grader"})
+
+
+def server_launch(copies: Path, run_dir: Path, control_fd: int) -> Launch:
+    """How to start the fork server (``grading/fork_server.py``) in a bubblewrap sandbox.
+
+    The sandbox is the one ``launch`` builds, but the student's folder is ``copies``
+    (every submission copy of this grading process, one folder each) at
+    ``/sandbox/students``, and the ``landlock`` binding is at ``/sandbox/binding``:
+    each runner forked there confines itself with Landlock to its own copy
+    (``runner_request``), so that what one submission's code can read or write is
+    what it could in a sandbox of its own.
+
+    Args:
+        copies: the folder holding the submission copies (``scratch.copies_root``).
+        run_dir: the server's private folder on the host side.
+        control_fd: the server's end of its control socket.
+    """
+    binding = Path(landlock.binding_package())
+    argv, seccomp_read = _argv(["--ro-bind", str(copies), "/sandbox/students",
+                                "--ro-bind", str(binding), f"/sandbox/binding/{binding.name}"])
+    argv += [str(paths.installation().executable), "-I", "-S", "-B", f"/sandbox/grader/{FORK_SERVER}",
+             str(control_fd)]
+    return Launch(argv=argv, env={}, cwd=run_dir, pass_fds=(seccomp_read, control_fd),
+                  close_after_start=(seccomp_read,),
+                  request={"path": ["/sandbox/site", "/sandbox/grader"], "binding": "/sandbox/binding"})
+
+
+def runner_request(copy: Path) -> dict:
+    """What a runner forked by the server is told: its import path, and its Landlock confinement.
+
+    The confinement allows reading the installation (as mounted in the sandbox), NumPy,
+    the grader's package copy and this submission's copy only, and writing nowhere (not
+    even ``/tmp``, which every runner of the server shares).
+
+    Args:
+        copy: the submission's copy, a folder directly inside ``scratch.copies_root()``.
+    """
+    found = paths.installation()
+    inside = f"/sandbox/students/{copy.name}"
+    hidden = {str(h) for h in found.hidden}
+    read: list[str] = [str(found.executable)]
+    for folder in found.stdlib:
+        for entry in sorted(folder.iterdir()):
+            if str(entry) not in hidden and not any(str(entry).startswith(h + os.sep) for h in hidden):
+                read.append(str(entry))
+    for requested, real in found.libraries:
+        read += [str(real), str(requested)]
+    if paths.LOADER_CACHE.is_file():
+        read.append(str(paths.LOADER_CACHE))
+    read += ["/sandbox/site", "/sandbox/grader", inside]
+    return {"path": ["/sandbox/site", "/sandbox/grader", inside], "grader_path": "/sandbox/grader",
+            "confine": {"read": list(dict.fromkeys(read)), "list_only": [str(f) for f in found.stdlib],
+                        "abi": landlock.abi(), "binding": "/sandbox/binding"}}

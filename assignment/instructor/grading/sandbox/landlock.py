@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 from assignment.instructor.grading.sandbox import paths, scratch, seccomp
-from assignment.instructor.grading.sandbox.base import PASSED_THROUGH, RUNNER, RUNNER_ENV, Launch
+from assignment.instructor.grading.sandbox.base import FORK_SERVER, PASSED_THROUGH, RUNNER, RUNNER_ENV, Launch
 
 try:
     import landlock as _binding
@@ -74,6 +74,11 @@ def features() -> str:
     return f"Landlock ABI {version}" + (f" ({', '.join(extra)})" if extra else "")
 
 
+def binding_package() -> str | None:
+    """The folder of the installed ``landlock`` package, or None without it."""
+    return None if _binding is None else str(Path(_binding.__file__).resolve().parent)
+
+
 def _binding_dir() -> Path:
     """A private folder holding only a link to the landlock package (imported before confinement)."""
     folder = scratch.private_root() / "binding"
@@ -81,7 +86,7 @@ def _binding_dir() -> Path:
     link = folder / "landlock"
     if not link.is_symlink():
         try:
-            os.symlink(Path(_binding.__file__).resolve().parent, link)
+            os.symlink(binding_package(), link)
         except FileExistsError:  # made by another thread meanwhile
             pass
     return folder
@@ -129,3 +134,30 @@ def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
     return Launch(argv=argv, env=env, cwd=run_dir, pass_fds=(channel_fd,),
                   request={"path": [str(site), str(course), str(package_copy)],
                            "grader_path": str(course), "confine": plan(package_copy)})
+
+
+def server_launch(copies: Path, run_dir: Path, control_fd: int) -> Launch:
+    """How to start the fork server (``grading/fork_server.py``): directly, as a runner is.
+
+    It stays unconfined (it never imports, reads or runs student code); each runner it
+    forks confines itself to its own submission's copy (``runner_request``) before anything
+    of the student's is on its path.
+
+    Args:
+        copies: the folder holding the submission copies (``scratch.copies_root``).
+        run_dir: the server's private folder (its working directory).
+        control_fd: the server's end of its control socket.
+    """
+    found = paths.installation()
+    course = scratch.course_copy()
+    env = {**RUNNER_ENV, **{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, "HOME": str(run_dir)}
+    argv = [str(found.executable), "-I", "-S", "-B", str(course / FORK_SERVER), str(control_fd)]
+    return Launch(argv=argv, env=env, cwd=run_dir, pass_fds=(control_fd,),
+                  request={"path": [str(scratch.site_dir()), str(course)], "binding": str(_binding_dir())})
+
+
+def runner_request(copy: Path) -> dict:
+    """What a runner forked by the server is told: the same as a runner started on its own."""
+    course = scratch.course_copy()
+    return {"path": [str(scratch.site_dir()), str(course), str(copy)], "grader_path": str(course),
+            "confine": plan(copy)}

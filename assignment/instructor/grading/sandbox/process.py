@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assignment.instructor.grading import transport
-from assignment.instructor.grading.sandbox import bubblewrap, landlock, scratch, seccomp
+from assignment.instructor.grading.sandbox import bubblewrap, landlock, scratch, seccomp, server
 from assignment.instructor.grading.sandbox.base import BACKENDS, PREFERENCES, Limits, Outcome, SandboxUnavailable
 
 STARTUP_SECONDS = 30.0  # interpreter, NumPy and confinement; only a badly overloaded machine needs more
@@ -252,25 +252,36 @@ class Sandbox:
         self._channel, channel_write = os.pipe2(os.O_CLOEXEC)
         self._poller = select.poll()  # not select(): a grader with many open files has descriptors past 1024
         self._poller.register(self._channel, select.POLLIN)
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen | None = None  # a runner started on its own
+        self._server: server.ForkServer | None = None  # or the fork server of this one
+        self._runner: server.Runner | None = None
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         try:
-            launch = _LAUNCHERS[self.backend](package_copy, self._run_dir, channel_write)
-            try:
-                self._process = subprocess.Popen(
-                    launch.argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr_fd,
-                    env=launch.env, cwd=launch.cwd, start_new_session=True, pass_fds=launch.pass_fds)
-            finally:
-                for fd in (channel_write, *launch.close_after_start):
-                    os.close(fd)
-            setup = {"channel": channel_write, "memory_bytes": max(l.memory_bytes for l in limits),
+            if server.enabled(self.backend):
+                try:
+                    self._server = server.shared(self.backend)
+                    self._runner = self._server.start_runner(package_copy, self._stderr_fd, channel_write)
+                finally:
+                    os.close(channel_write)
+                commands, channel, request = self._runner.commands, server.RUNNER_CHANNEL, self._runner.request
+            else:
+                launch = _LAUNCHERS[self.backend](package_copy, self._run_dir, channel_write)
+                try:
+                    self._process = subprocess.Popen(
+                        launch.argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr_fd,
+                        env=launch.env, cwd=launch.cwd, start_new_session=True, pass_fds=launch.pass_fds)
+                finally:
+                    for fd in (channel_write, *launch.close_after_start):
+                        os.close(fd)
+                commands, channel, request = self._process.stdin, channel_write, launch.request
+            setup = {"channel": channel, "memory_bytes": max(l.memory_bytes for l in limits),
                      "output_bytes": max(l.output_bytes for l in limits), "max_files": MAX_FILES,
-                     "max_answer_bytes": MAX_ANSWER_BYTES, **launch.request,
+                     "max_answer_bytes": MAX_ANSWER_BYTES, **request,
                      # the same two filters under either backend (sandbox/seccomp.py)
                      "seccomp": base64.b64encode(seccomp.build()).decode(),
                      "child_seccomp": base64.b64encode(seccomp.child_template()).decode()}
             # Commands go through a thread: a write never blocks the reading of the answers.
-            threading.Thread(target=self._write_commands, args=(self._process.stdin,), daemon=True).start()
+            threading.Thread(target=self._write_commands, args=(commands,), daemon=True).start()
             self._command(setup)
             self._wait_ready()
         except BaseException:
@@ -343,6 +354,9 @@ class Sandbox:
         if self._process is not None:
             _kill(self._process)
             self._process = None
+        if self._runner is not None:
+            self._server.kill(self._runner)
+            self._runner = None
         if self._channel >= 0:
             os.close(self._channel)
             self._channel = -1

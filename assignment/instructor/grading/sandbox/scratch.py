@@ -17,8 +17,8 @@ What it holds:
   labels (both backends import this copy, bubblewrap mounted at ``/sandbox/grader``);
 - ``site``: a folder with NumPy and ``numpy.libs`` only (symbolic links to the
   installed ones), the sandbox's only third-party import path;
-- ``runs/...``: one folder per sandboxed process (its stdout and stderr) and per
-  submission copy (``submission_dir``).
+- ``runs/...``: one folder per sandboxed process (its stderr);
+- ``copies/...``: one folder per submission copy (``new_copy_dir``).
 """
 
 from __future__ import annotations
@@ -63,6 +63,20 @@ def new_dir(prefix: str) -> Path:
     with _lock:
         runs.mkdir(mode=0o700, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=runs))
+
+
+def copies_root() -> Path:
+    """The folder of submission copies (``private_root()/copies``): under bubblewrap, the only
+    folder of student files a fork server's sandbox sees (each runner then reads its own only)."""
+    copies = private_root() / "copies"
+    with _lock:
+        copies.mkdir(mode=0o700, exist_ok=True)
+    return copies
+
+
+def new_copy_dir() -> Path:
+    """A fresh folder for one submission's copy, directly inside ``copies_root()``."""
+    return Path(tempfile.mkdtemp(prefix="submission-", dir=copies_root()))
 
 
 def create_exclusive(path: Path, mode: int = 0o600, readable: bool = False) -> int:
