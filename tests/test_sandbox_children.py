@@ -20,11 +20,17 @@ import pytest
 from assignment.instructor.grading import confine
 from assignment.instructor.grading.sandbox import Limits, Sandbox, seccomp
 from assignment.instructor.grading.sandbox.process import time_limit_message
-from test_sandbox_isolation import CASE, backend, indent, package  # noqa: F401  (backend: fixture)
+from test_sandbox_isolation import CASE, _backends, _use, indent, package
 
 HONEST_X = [[7.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
 HONEST_CASE = {**CASE, "x": HONEST_X}
 HONEST_EXPECTED = (np.array(HONEST_X) @ np.array(CASE["weight"]) + np.array(CASE["bias"])).tolist()
+
+
+@pytest.fixture(params=_backends(("forked",)))
+def backend(request, monkeypatch) -> str:
+    """Every backend, its runners forked by the fork server (the default; isolation tests cover runners started alone)."""
+    return _use(request.param, monkeypatch)
 
 
 def request(case: dict) -> dict:

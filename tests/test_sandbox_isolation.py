@@ -34,18 +34,29 @@ SECRETS = {"MYTORCH_GRADEBOOK_URL": "postgresql://grader:pw-8e1f@db/mytorch", "P
            "AWS_SECRET_ACCESS_KEY": "aws-secret-9d3a", "JUPYTERHUB_API_TOKEN": "hub-token-41b6"}
 
 
-def _backends() -> list:
+def _backends(modes: tuple[str, ...] = ("forked", "alone")) -> list:
+    """Each backend that runs here, in each mode: its runner ``forked`` by the fork server (the
+    default), or started ``alone`` in a sandbox of its own (no server: MYTORCH_FORK_SERVER=0)."""
     params = []
     for name in BACKENDS:
         backend, why = describe_backend(name)
-        params.append(pytest.param(name, id=name, marks=pytest.mark.skipif(
-            backend is None, reason=f"{name} cannot run here: {why}")))
+        for mode in modes:
+            params.append(pytest.param((name, mode), id=name if mode == "forked" else f"{name}-alone",
+                                       marks=pytest.mark.skipif(backend is None, reason=f"{name} cannot run here: {why}")))
     return params
 
 
+def _use(param, monkeypatch) -> str:
+    name, mode = param
+    if mode == "alone":
+        monkeypatch.setenv("MYTORCH_FORK_SERVER", "0")
+    return name
+
+
 @pytest.fixture(params=_backends())
-def backend(request) -> str:
-    return request.param
+def backend(request, monkeypatch) -> str:
+    """Every backend, forked and alone: the guarantees must not depend on how the runner started."""
+    return _use(request.param, monkeypatch)
 
 
 def package(tmp_path: Path, body: str = "") -> Path:

@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -147,7 +148,7 @@ def grade_task(data: dict[str, Any]) -> dict[str, Any]:
         GradingCodeMismatch: this worker has other grading code than the client.
     """
     from assignment.instructor.grading.policy import write_package
-    from assignment.instructor.grading.sandbox import private_root
+    from assignment.instructor.grading.sandbox import private_root, submission_dir
     from assignment.instructor.parallel import grading_code_digest
 
     started = time.perf_counter()
@@ -162,17 +163,20 @@ def grade_task(data: dict[str, Any]) -> dict[str, Any]:
     threads = _worker_threads()
     # The package copy and the verdicts live in folders of this task only, inside the grading
     # process's private (0700) root: write_package makes the copy world-readable.
-    with tempfile.TemporaryDirectory(prefix="mytorch-dask-package-", dir=private_root()) as copy, \
-            tempfile.TemporaryDirectory(prefix="mytorch-dask-verdicts-", dir=private_root()) as verdict_dir:
-        write_package(submission, Path(copy))
-        cache = VerdictCache(Path(verdict_dir))
-        grade_submission(tests, submission, Path(copy), limits=limits,
-                         jobs=threads, cache=cache, slots=_slots(threads))
-        verdicts = {}
-        for path in sorted(Path(verdict_dir).glob("*.json")):
-            verdict = cache.get(path.stem)
-            if verdict is not None:
-                verdicts[path.stem] = asdict(verdict)
+    copy = submission_dir()  # where a fork server's sandbox sees submission copies
+    try:
+        with tempfile.TemporaryDirectory(prefix="mytorch-dask-verdicts-", dir=private_root()) as verdict_dir:
+            write_package(submission, copy)
+            cache = VerdictCache(Path(verdict_dir))
+            grade_submission(tests, submission, copy, limits=limits,
+                             jobs=threads, cache=cache, slots=_slots(threads))
+            verdicts = {}
+            for path in sorted(Path(verdict_dir).glob("*.json")):
+                verdict = cache.get(path.stem)
+                if verdict is not None:
+                    verdicts[path.stem] = asdict(verdict)
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
     return {"verdicts": verdicts, "worker": socket.gethostname(), "seconds": time.perf_counter() - started}
 
 

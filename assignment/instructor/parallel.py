@@ -61,7 +61,7 @@ from assignment.instructor.grading import contract
 from assignment.instructor.grading.grader import LimitTable, VerdictCache, grade_submission
 from assignment.instructor.grading.nbgrader_plugin import GradeInSandbox
 from assignment.instructor.grading.policy import read_submission, write_package
-from assignment.instructor.grading.sandbox import describe_backend, private_root
+from assignment.instructor.grading.sandbox import describe_backend, submission_dir
 from assignment.instructor.grading.trusted_tests import read_tests
 
 CACHE_FOLDER = ".grading_cache"
@@ -167,10 +167,14 @@ def grade_student(course: Path, assignment: str, student: str, tests: dict, cach
     all_tests = {grade_id: call for cells in tests.values() for grade_id, call in cells.items()}
     with _PARSE_LOCK:
         submission = read_submission(course / "submitted" / student / assignment)
-    # In the grader's private 0700 folder: write_package makes the copy world-readable.
-    with tempfile.TemporaryDirectory(prefix="mytorch-submission-", dir=private_root()) as copy:
-        write_package(submission, Path(copy))
-        grade_submission(all_tests, submission, Path(copy), limits=limits, jobs=jobs, cache=cache, slots=slots)
+    # In the grader's private 0700 folder (where a fork server's sandbox sees submission
+    # copies): write_package makes the copy world-readable.
+    copy = submission_dir()
+    try:
+        write_package(submission, copy)
+        grade_submission(all_tests, submission, copy, limits=limits, jobs=jobs, cache=cache, slots=slots)
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
 
 
 def precompute(course: Path, assignment: str, students: list[str], jobs: int, cache: VerdictCache,
