@@ -51,18 +51,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from nbgrader.api import Gradebook
-from nbgrader.coursedir import CourseDirectory
 from traitlets import Unicode
 from traitlets.config import Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
 from assignment.instructor.grading import contract
 from assignment.instructor.grading.grader import LimitTable, VerdictCache, grade_submission
-from assignment.instructor.grading.nbgrader_plugin import GradeInSandbox
 from assignment.instructor.grading.policy import read_submission, write_package
 from assignment.instructor.grading.sandbox import describe_backend, submission_dir
-from assignment.instructor.grading.trusted_tests import read_tests
 
 CACHE_FOLDER = ".grading_cache"
 # Grades are written in at most MAX_CHUNKS nbgrader runs of at least MIN_CHUNK students
@@ -86,16 +82,31 @@ class ParallelAutograde(Configurable):
                                  "the sandboxes; empty: local threads (--jobs).").tag(config=True)
 
 
-def load_coursedir(course: Path) -> CourseDirectory:
-    """The course's CourseDirectory, configured by its nbgrader_config.py."""
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    coursedir = CourseDirectory(config=config)
+def load_config(course: Path):
+    """The course's nbgrader_config.py, loaded (traitlets only: nothing of nbgrader is imported)."""
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+
+
+def configured_backend(config) -> str:
+    """``c.GradeInSandbox.backend`` as the config sets it (its default, "auto", if it does not)."""
+    section = config.get("GradeInSandbox", {})
+    value = section.get("backend", "auto") if hasattr(section, "get") else "auto"
+    return value if isinstance(value, str) else "auto"
+
+
+def load_coursedir(course: Path, config=None) -> "CourseDirectory":
+    """The course's CourseDirectory, configured by its nbgrader_config.py (or ``config``, that file loaded)."""
+    from nbgrader.coursedir import CourseDirectory
+
+    coursedir = CourseDirectory(config=config if config is not None else load_config(course))
     coursedir.root = str(course)
     return coursedir
 
 
 def limits_from(config) -> LimitTable:
     """The limits per time allowance that GradeInSandbox will use (same config, same cache keys)."""
+    from assignment.instructor.grading.nbgrader_plugin import GradeInSandbox
+
     return GradeInSandbox(config=config).limits()
 
 
@@ -117,12 +128,16 @@ def cache_folder(course: Path, assignment: str) -> Path:
 
 def trusted_tests(db_url: str, assignment: str) -> dict[str, dict]:
     """notebook -> {grade_id -> test call (or the error met reading it)}, from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    from assignment.instructor.grading.trusted_tests import read_tests
+
     with Gradebook(db_url) as gb:
         gb.find_assignment(assignment)  # MissingEntry for an assignment never generated
         return read_tests(gb, assignment)
 
 
-def submitted_students(coursedir: CourseDirectory, assignment: str) -> list[str]:
+def submitted_students(coursedir: "CourseDirectory", assignment: str) -> list[str]:
     root = Path(coursedir.root) / coursedir.submitted_directory
     return sorted(p.parent.name for p in root.glob(f"*/{assignment}") if p.is_dir())
 
@@ -333,18 +348,38 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         scheduler: a Dask scheduler's address: its workers run the sandboxes (default:
             ``c.ParallelAutograde.scheduler``; empty: local threads, ``jobs`` at a time).
     """
-    coursedir = load_coursedir(course)
-    backend, why = describe_backend(limits_from(coursedir.config)["test"].backend)  # c.GradeInSandbox.backend
+    # Three things at once, on every core: the sandbox backend is probed (which starts its fork
+    # server, kept for the sandbox phase) and the first writer imports nbgrader, in their own
+    # processes, while this one imports nbgrader too (about two seconds each).
+    began = time.perf_counter()
+    config = load_config(course)
+    probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
+    probed = probe.submit(describe_backend, configured_backend(config))
+    log_dir = course / "logs"
+    log_dir.mkdir(exist_ok=True)
+    early_writer = Writer(course, log_dir / "writer-1.log")
+    try:
+        coursedir = load_coursedir(course, config)
+        preference = limits_from(coursedir.config)["test"].backend  # c.GradeInSandbox.backend, as nbgrader reads it
+        backend, why = probed.result() if preference == configured_backend(config) else describe_backend(preference)
+    except BaseException:
+        early_writer.close()
+        raise
+    finally:
+        probe.shutdown(wait=False)
     if backend is None:
+        early_writer.close()
         print(f"cannot grade: no sandbox can run here ({why})", file=sys.stderr)
         return 2
     available = submitted_students(coursedir, assignment)
     chosen = available if not students else [s for s in available if s in set(students)]
     unknown = sorted(set(students or []) - set(available))
     if unknown:
+        early_writer.close()
         print(f"no submission of {assignment!r} for: {', '.join(unknown)}", file=sys.stderr)
         return 2
     if not chosen:
+        early_writer.close()
         print(f"no submissions of {assignment!r} to grade in {course / 'submitted'}", file=sys.stderr)
         return 2
     limits = limits_from(coursedir.config)
@@ -357,13 +392,12 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         try:
             client = connect(scheduler)
         except ClusterUnavailable as error:
+            early_writer.close()
             print(f"cannot grade on the cluster: {error}", file=sys.stderr)
             return 2
     cache_dir = cache_folder(course, assignment)
     cache = VerdictCache(cache_dir)
     max_writers = writers or writers_for(coursedir.db_url, jobs)
-    log_dir = course / "logs"
-    log_dir.mkdir(exist_ok=True)
     started = time.perf_counter()
     started_wall = time.time()
     tests = trusted_tests(coursedir.db_url, assignment)
@@ -431,7 +465,8 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
             for part, writer in enumerate(free):
                 launch(writer, batch[part::len(free)])
 
-    new_writer()  # it imports nbgrader while the sandboxes run
+    pool.append(early_writer)  # it has been importing nbgrader meanwhile
+    counter[0] = 1
     phase: dict[str, Precomputed] = {}
 
     def run_precompute() -> None:
@@ -505,7 +540,8 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     tail = total - sandbox_seconds
     graded = len(chosen) - len(not_graded)
     count = f"{len(chosen)}" if not not_graded else f"{graded} of {len(chosen)}"
-    print(f"graded {count} submissions in {total:.1f} s: {sandbox_seconds:.1f} s in sandboxes "
+    print(f"graded {count} submissions in {time.perf_counter() - began:.1f} s ({started - began:.1f} s starting): "
+          f"{sandbox_seconds:.1f} s in sandboxes "
           f"({f'on the Dask cluster at {scheduler}' if client is not None else f'{jobs} at a time'}), grades written by {len(done_batches)} nbgrader autograde run(s) "
           f"({max_writers} at a time), {tail:.1f} s writing after the sandboxes", flush=True)
     if not_graded:
@@ -522,7 +558,7 @@ _ERROR_FOR_STUDENT = re.compile(r"There was an error processing assignment '[^']
 _LOG_LEVEL = re.compile(r"^\[[^\]|]*\|\s*(ERROR|CRITICAL)\]\s*(.*)$")
 
 
-def ungraded_students(coursedir: CourseDirectory, assignment: str, logs: dict[Batch, str],
+def ungraded_students(coursedir: "CourseDirectory", assignment: str, logs: dict[Batch, str],
                       since: float) -> dict[str, str]:
     """The students the writers were given but did not grade in this run, each with why.
 
