@@ -41,6 +41,9 @@ UNCONFINED = 70  # a child's exit status when it could not confine itself (runne
 MAX_FILES = 64  # RLIMIT_NOFILE: a cap on pipes (whose buffers RLIMIT_AS does not count) among others
 MAX_ANSWER_BYTES = transport.MAX_PAYLOAD_BYTES
 STDERR_TAIL = 500
+# How often a sandbox waiting for a shared slot tries again (a slot frees when another
+# sandbox's child ends, a few milliseconds apart on a busy class).
+SLOT_POLL_SECONDS = 0.002
 
 _LAUNCHERS = {"bubblewrap": bubblewrap.launch, "landlock": landlock.launch}
 _PRECHECKS = {"bubblewrap": bubblewrap.precheck, "landlock": landlock.precheck}
@@ -396,7 +399,7 @@ class Sandbox:
                 short_of_slots = self._start_waiting(waiting, children, max(1, parallel), slots)
                 now = time.monotonic()
                 wake = min([c.wake() for c in children.values()], default=now + 1.0)
-                lines = self._lines(min(wake - now, 0.02) if short_of_slots else wake - now)
+                lines = self._lines(min(wake - now, SLOT_POLL_SECONDS) if short_of_slots else wake - now)
                 if lines is None:
                     raise self._broken("stopped serving (its runner exited)")
                 for line in lines:
