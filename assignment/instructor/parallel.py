@@ -452,7 +452,10 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         while True:
             with lock:
                 batch = sorted(ready) + (sorted(left_to_writer) if final else [])
-                if not batch or (not final and len(batch) < min_chunk):
+                # The first run starts with the first student: it pays nbgrader's first-run set-up
+                # (about a CPU second) while the sandboxes still work.
+                wanted = min_chunk if any(w.batches for w in pool) else 1
+                if not batch or (not final and len(batch) < wanted):
                     break
             # At the end, the rest is shared among the free writers (one, with SQLite).
             free = idle_writers(min(max_writers, len(batch)) if final else 1)
