@@ -219,11 +219,17 @@ class SandboxCheckedExporter(TolerantNotebookExporter):
                                        "notebook or cell (run_cache.py). The grades and notebooks written are "
                                        "the same either way.").tag(config=True)
 
+    exact_ignore = Bool(True, help="nbgrader's is_ignored answered by ignore_patterns.is_ignored (the same answers, "
+                                   "without listing every submission for each file); False: nbgrader's own, in this "
+                                   "process, from this exporter on.").tag(config=True)
+
     def __init__(self, *args, **kw):
         parent = kw.get("parent")
         if parent is not None:
             require_sandbox(parent)
         super().__init__(*args, **kw)
+        # built before autograde walks any folder (its first find_all_files is in init_assignment)
+        ignore_patterns.install(self.exact_ignore)
         if speed_up_a_command_line_run() and self.reuse_within_run:
             from assignment.instructor.writer import install_validation_memos
 
