@@ -215,9 +215,10 @@ def _remember_opened_gradebooks() -> None:
     commit). nbgrader never deletes either; the table check already runs once per engine."""
     from nbgrader import api
 
-    if not getattr(api.create_engine, "shared_engines", None):
+    shared = getattr(api.create_engine, "shared_engines", None)
+    # `is None`, not falsiness: the shared engines are still none when the first exporter installs this
+    if shared is None:
         return  # install_speedups is not on: every opening asks, as nbgrader does
-    shared = api.create_engine.shared_engines
     tables: dict[int, list[str]] = {}
     courses: set[tuple[int, str]] = set()
     lock = threading.Lock()

@@ -23,7 +23,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Enum, Float, Integer, Unicode
 
-from assignment.instructor.grading import timing
+from assignment.instructor.grading import ignore_patterns, timing
 from assignment.instructor.grading.graded_code import question_of_test, settle_comment_cells, show_graded_code
 from assignment.instructor.grading.policy import read_submission, write_package
 from assignment.instructor.grading.reader import TolerantNotebookExporter
@@ -32,6 +32,10 @@ from assignment.instructor.grading.grader import VerdictCache, grade_submission
 from assignment.instructor.grading.sandbox import PREFERENCES, Limits, SandboxUnavailable, describe_backend, submission_dir
 from assignment.instructor.grading.trusted_tests import read_tests
 from assignment.instructor.grading.verdicts import Verdict
+
+# nbgrader's is_ignored, exactly, without listing every submission per file (ignore_patterns.py): in
+# every process that grades with the course's configuration, which imports this module.
+ignore_patterns.install()
 
 NOT_RUN = ("This cell was not run: the autograder runs no notebook code. Your grade comes "
            "from the tests, run on your mytorch/*.py files in a clean, separate process.")
@@ -215,11 +219,17 @@ class SandboxCheckedExporter(TolerantNotebookExporter):
                                        "notebook or cell (run_cache.py). The grades and notebooks written are "
                                        "the same either way.").tag(config=True)
 
+    exact_ignore = Bool(True, help="nbgrader's is_ignored answered by ignore_patterns.is_ignored (the same answers, "
+                                   "without listing every submission for each file); False: nbgrader's own, in this "
+                                   "process, from this exporter on.").tag(config=True)
+
     def __init__(self, *args, **kw):
         parent = kw.get("parent")
         if parent is not None:
             require_sandbox(parent)
         super().__init__(*args, **kw)
+        # built before autograde walks any folder (its first find_all_files is in init_assignment)
+        ignore_patterns.install(self.exact_ignore)
         if speed_up_a_command_line_run() and self.reuse_within_run:
             from assignment.instructor.writer import install_validation_memos
 

@@ -25,11 +25,18 @@ import json
 import os
 from pathlib import Path
 
+import copy
+import hashlib
+import inspect
+
 import nbformat
 from nbconvert.exporters import NotebookExporter
+from nbconvert.exporters.exporter import Exporter
+from nbformat import validator
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
+from traitlets import Bool
 
 from assignment.instructor.grading.intake import take_in
 from assignment.instructor.grading.run_cache import NotebookCells, RunCache, load_cells
@@ -37,6 +44,23 @@ from assignment.instructor.grading.safe_files import RefusedFile, read_file
 from assignment.instructor.grading.text import has_surrogates, markdown_literal, utf8_safe, utf8_safe_json
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
+
+# The nbconvert code TolerantNotebookExporter._notebook_from_node_copied_once follows (nbconvert 7.17.2):
+# Exporter.from_notebook_node, Exporter._preprocess, NotebookExporter.from_notebook_node, by the SHA-256 of
+# their source. Any other version is run as it is (copy_once then changes nothing).
+_FOLLOWED = ("dd4bc38b68b25acb", "5aea00c54a8a1a00", "799ff5a0d2f3c07f")
+
+
+def _follows_nbconvert() -> bool:
+    try:
+        found = tuple(hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16] for function in
+                      (Exporter.from_notebook_node, Exporter._preprocess, NotebookExporter.from_notebook_node))
+    except (OSError, TypeError):  # no source to compare
+        return False
+    return found == _FOLLOWED and hasattr(validator, "normalize")
+
+
+FOLLOWS_NBCONVERT = _follows_nbconvert()
 SCHEMA_VERSION = 3
 
 
@@ -143,7 +167,18 @@ def reconciled(nb, db_url: str, notebook: str, assignment: str,
 
 class TolerantNotebookExporter(NotebookExporter):
     """A NotebookExporter that replaces an unreadable notebook by the released one, takes in the
-    rest of each submission safely (``intake.take_in``) and writes only what UTF-8 can encode."""
+    rest of each submission safely (``intake.take_in``) and writes only what UTF-8 can encode.
+
+    With ``copy_once`` (the default), a notebook is deep-copied once per conversion before its
+    preprocessors, not three times: nbconvert copies it in ``from_notebook_node``, again in
+    ``_preprocess``, and ``nbformat.validator.normalize`` copies it a third time, each copy
+    only ever read by the next copier. Here ``normalize``'s copy is the only one: what the
+    preprocessors get, and so what is written, is the same.
+    """
+
+    copy_once = Bool(True, help="Deep-copy each notebook once per conversion, not three times "
+                                "(nbconvert's two copies before normalize's are never changed); the "
+                                "notebooks written are the same either way.").tag(config=True)
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
@@ -193,8 +228,45 @@ class TolerantNotebookExporter(NotebookExporter):
     def from_notebook_node(self, nb, resources=None, **kw):
         # The one place every autograded notebook is written: student text (exception messages in
         # the verdicts, file names in notices) may hold lone surrogates, which UTF-8 cannot encode.
-        output, resources = super().from_notebook_node(nb, resources=resources, **kw)
+        if self.copy_once and FOLLOWS_NBCONVERT and type(self)._preprocess is Exporter._preprocess:
+            output, resources = self._notebook_from_node_copied_once(nb, resources)
+        else:
+            output, resources = super().from_notebook_node(nb, resources=resources, **kw)
         return utf8_safe_json(output), resources
+
+    def _notebook_from_node_copied_once(self, nb, resources):
+        """``NotebookExporter.from_notebook_node`` (nbconvert 7), with ``Exporter.from_notebook_node``'s
+        and ``Exporter._preprocess``'s deep copies of ``nb`` left out: ``validator.normalize`` copies it
+        before any preprocessor runs, and ``nb`` itself is read only (for its language)."""
+        resources = self._init_resources(resources)
+        if "language" in nb["metadata"]:
+            resources["language"] = nb["metadata"]["language"].lower()
+        # Exporter._preprocess: the resources copied, the notebook normalized into a copy of its own
+        resc = copy.deepcopy(resources)
+        _, nbc = validator.normalize(nb)
+        for preprocessor in self._preprocessors:
+            nbc, resc = preprocessor(nbc, resc)
+            if not self.optimistic_validation:
+                self._validate_preprocessor(nbc, preprocessor)
+        if self.optimistic_validation:
+            self._validate_preprocessor(nbc, preprocessor)
+        nb_copy, resources = nbc, resc
+        # Exporter.from_notebook_node's end
+        notebook_name = ""
+        if resources is not None:
+            name = resources.get("metadata", {}).get("name", "")
+            path = resources.get("metadata", {}).get("path", "")
+            notebook_name = os.path.join(path, name)
+        self._nb_metadata[notebook_name] = nb_copy.metadata
+        # NotebookExporter.from_notebook_node's end
+        if self.nbformat_version != nb_copy.nbformat:
+            resources["output_suffix"] = ".v%i" % self.nbformat_version
+        else:
+            resources["output_suffix"] = ".nbconvert"
+        output = nbformat.writes(nb_copy, version=self.nbformat_version)
+        if not output.endswith("\n"):
+            output = output + "\n"
+        return output, resources
 
     def _coursedir(self) -> CourseDirectory:
         return getattr(self.parent, "coursedir", None) or CourseDirectory(parent=self)
