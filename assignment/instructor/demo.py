@@ -17,20 +17,11 @@ from pathlib import Path
 
 from assignment import PACKAGE_DIR
 from assignment.instructor.gradebook_table import grade_table, format_table
+from assignment.instructor.nbgrader_command import nbgrader_env  # noqa: F401  (also used from here)
 
 COURSE_ROOT = PACKAGE_DIR.parent
 ASSIGNMENT = "mlp"
 COURSE_FILES = ("nbgrader_config.py", "source", "mytorch")
-
-
-def nbgrader_env() -> dict[str, str]:
-    """The environment for nbgrader commands: this Python's bin/ first on PATH
-    (nbgrader runs ``alembic`` by bare name), and no PYTHONPATH that could let a
-    kernel import a mytorch other than the student's."""
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.pop("PYTHONPATH", None)
-    return env
 
 
 def run_nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -266,7 +266,7 @@ class Writer:
     stock ``nbgrader autograde`` run in that process."""
 
     def __init__(self, course: Path, log: Path) -> None:
-        from assignment.instructor.demo import nbgrader_env
+        from assignment.instructor.nbgrader_command import nbgrader_env  # not demo's: it imports nbgrader
 
         self.log_path = log
         self.log = open(log, "w", encoding="utf-8")
@@ -290,12 +290,14 @@ class Writer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def start(self, args: list[str], students: list[str], log: Path) -> Batch:
-        """Give this (idle) writer a batch: ``nbgrader ARGS`` on ``students``, its output in ``log``."""
+    def start(self, args: list[str], students: list[str], log: Path, sandbox_checked: str | None = None) -> Batch:
+        """Give this (idle) writer a batch: ``nbgrader ARGS`` on ``students``, its output in ``log``
+        (``sandbox_checked``: the backend this process has just probed, which the writer need not)."""
         self.batch = Batch(students, log)
         self.batches.append(self.batch)
         try:
-            self.process.stdin.write(json.dumps({"args": args, "log": str(log)}) + "\n")
+            self.process.stdin.write(json.dumps({"args": args, "log": str(log),
+                                                 "sandbox_checked": sandbox_checked}) + "\n")
             self.process.stdin.flush()
         except OSError:  # the process died: poll() reports the batch as failed
             pass
@@ -441,7 +443,7 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         if others:
             args.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
         counter[0] += 1
-        writer.start(args, batch, log_dir / f"autograde-{counter[0]}.log")
+        writer.start(args, batch, log_dir / f"autograde-{counter[0]}.log", sandbox_checked=backend)
 
     def step(final: bool) -> None:
         """Reap finished batches; give the ready students to idle writers if there are enough of them."""

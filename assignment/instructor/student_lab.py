@@ -76,7 +76,7 @@ def write_user_setting(workdir: Path, extension: str, plugin: str, values: dict)
 
 def lab_environment(workdir: Path) -> dict[str, str]:
     """Environment for the student's server: its own config dir, no path to the reference."""
-    from assignment.instructor.demo import nbgrader_env  # here: demo imports nbgrader.api, slow to load
+    from assignment.instructor.nbgrader_command import nbgrader_env
 
     env = nbgrader_env()  # this Python's bin/ first on PATH, no PYTHONPATH
     env["JUPYTER_CONFIG_DIR"] = str(workdir / ".jupyter")

@@ -24,7 +24,8 @@ unchanged: the same preprocessors, the same queries, the same validation of
 every cell.
 
 Protocol: the parent writes one JSON line per batch on stdin,
-``{"args": [nbgrader arguments...], "log": path}``; the process runs
+``{"args": [nbgrader arguments...], "log": path, "sandbox_checked": backend}`` (the last
+optional: the sandbox backend the parent has just probed); the process runs
 ``nbgrader ARGS`` with its stdout and stderr in ``log`` and answers on the
 file descriptor given as its first argument with one JSON line,
 ``{"exit": code, "seconds": s}``. An empty line (or end of input) ends it.
@@ -317,12 +318,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     answers = os.fdopen(int(argv[0]), "w", buffering=1, encoding="utf-8")
     import nbgrader.apps.nbgraderapp  # noqa: F401  the imports, paid once, while the parent works
+    import assignment.instructor.grading.nbgrader_plugin  # noqa: F401  (and the course's preprocessors)
 
     install_speedups()
     for line in sys.stdin:
         if not line.strip():
             break
         request = json.loads(line)
+        if request.get("sandbox_checked"):
+            # The parallel command probed this backend a moment ago: nbgrader's refusal check
+            # need not start a sandbox (about half a second) before every first batch.
+            from assignment.instructor.grading.sandbox.process import checked_elsewhere
+            checked_elsewhere(str(request["sandbox_checked"]))
         started = time.perf_counter()
         restore = _redirected(request["log"])
         try:

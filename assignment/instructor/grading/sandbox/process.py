@@ -80,6 +80,17 @@ def probe(backend: str) -> str | None:
     return why
 
 
+def checked_elsewhere(backend: str) -> None:
+    """Take ``backend`` as probed: the process that started this one has just run ``probe`` on
+    it, on this machine, as this user (the parallel command, for the nbgrader runs it hands
+    grades to). ``probe`` then answers None without starting a sandbox of its own; a sandbox
+    that fails later still raises SandboxUnavailable when it starts."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown sandbox backend {backend!r}: choose one of {', '.join(PREFERENCES)}")
+    with _probe_lock:
+        _probes.setdefault(backend, None)
+
+
 def _empty_package() -> Path:
     folder = scratch.private_root() / "probe"
     folder.mkdir(mode=0o700, exist_ok=True)
