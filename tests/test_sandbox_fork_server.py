@@ -178,3 +178,16 @@ def test_without_landlock_bubblewrap_starts_a_sandbox_per_submission(tmp_path, m
     assert outcome.error is None and outcome.outputs["output"].tolist() == EXPECTED
     monkeypatch.setenv("MYTORCH_FORK_SERVER", "0")
     assert not server.enabled("landlock")
+
+
+def test_a_backend_checked_by_the_parent_is_not_probed_again(monkeypatch):
+    """The parallel command's writer takes its parent's probe: nothing is started for it."""
+    from assignment.instructor.grading.sandbox import process
+
+    monkeypatch.setattr(process, "_probes", {})
+    started = []
+    monkeypatch.setattr(process, "Sandbox", lambda *a, **k: started.append(a))
+    process.checked_elsewhere("landlock")
+    assert process.probe("landlock") is None and started == []
+    with pytest.raises(ValueError):
+        process.checked_elsewhere("docker")
