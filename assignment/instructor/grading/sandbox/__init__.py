@@ -16,9 +16,10 @@ command and ``doctor``):
 
 One module per concern: ``bubblewrap`` and ``landlock`` (the two backends),
 ``seccomp`` (the shared system-call filter), ``paths`` (what of the machine a
-sandbox may read), ``scratch`` (the grader's private 0700 folder), ``process``
-(starting a runner, per-test deadlines, the answer pipe). The runner side is
-``assignment/instructor/grading/runner.py`` and, for Landlock, ``assignment/instructor/grading/confine.py``.
+sandbox may read), ``scratch`` (the grader's private 0700 folder), ``server``
+(the fork server that starts every runner), ``process`` (starting a runner,
+per-test deadlines, the answer pipe). The runner side is
+``assignment/instructor/grading/fork_server.py``, ``runner.py`` and ``confine.py``.
 """
 
 from __future__ import annotations

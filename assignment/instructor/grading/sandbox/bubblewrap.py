@@ -7,7 +7,11 @@ interpreter, the standard library's extension modules and NumPy load (each
 file at the path the loader asks for), the loader's cache, NumPy at
 ``/sandbox/site``, the grader's private copy of the course package (digits
 without test labels) at ``/sandbox/grader`` and this submission's copy at
-``/sandbox/student``. Writable: a 64 MiB ``/tmp`` only. No ``/proc`` (nothing
+``/sandbox/student`` (``launch``). Writable: a 64 MiB ``/tmp`` only.
+A fork server's sandbox (``server_launch``) holds every submission copy of the
+grading process at ``/sandbox/students`` instead, and each runner forked there
+confines itself with Landlock to its own copy, writing nowhere
+(``runner_request``). No ``/proc`` (nothing
 needs it, and through it the sandbox would see bubblewrap's own environment
 and the host's mount table), a minimal ``/dev``. The sandbox user is uid
 65534 inside; outside it is the grader's own uid (so it can read the grader's
