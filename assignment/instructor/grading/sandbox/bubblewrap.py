@@ -175,12 +175,7 @@ def runner_request(copy: Path) -> dict:
     """
     found = paths.installation()
     inside = f"/sandbox/students/{copy.name}"
-    hidden = {str(h) for h in found.hidden}
-    read: list[str] = [str(found.executable)]
-    for folder in found.stdlib:
-        for entry in sorted(folder.iterdir()):
-            if str(entry) not in hidden and not any(str(entry).startswith(h + os.sep) for h in hidden):
-                read.append(str(entry))
+    read = list(paths.stdlib_entries())
     for requested, real in found.libraries:
         read += [str(real), str(requested)]
     if paths.LOADER_CACHE.is_file():

@@ -96,12 +96,7 @@ def _binding_dir() -> Path:
 def _system_reads() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(paths readable beneath, folders only listable) of the installation, computed once."""
     found = paths.installation()
-    hidden = {str(h) for h in found.hidden}
-    read: list[str] = [str(found.executable)]
-    for folder in found.stdlib:
-        for entry in sorted(folder.iterdir()):
-            if str(entry) not in hidden and not any(str(entry).startswith(h + os.sep) for h in hidden):
-                read.append(str(entry))
+    read = list(paths.stdlib_entries())
     read += [str(real) for _, real in found.libraries]
     read += [str(folder) for folder in found.numpy_dirs]
     if paths.LOADER_CACHE.exists():

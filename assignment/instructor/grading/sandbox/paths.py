@@ -67,6 +67,20 @@ def installation() -> Installation:
     return Installation(executable, stdlib, hidden, numpy_dirs, libraries)
 
 
+@functools.cache
+def stdlib_entries() -> tuple[str, ...]:
+    """The interpreter and every entry of its standard library folders but the hidden ones
+    (``Installation.hidden``): what a Landlock domain lets a runner read of the installation."""
+    found = installation()
+    hidden = {str(h) for h in found.hidden}
+    read = [str(found.executable)]
+    for folder in found.stdlib:
+        for entry in sorted(folder.iterdir()):
+            if str(entry) not in hidden and not any(str(entry).startswith(h + os.sep) for h in hidden):
+                read.append(str(entry))
+    return tuple(read)
+
+
 def _libraries(objects: list[Path]) -> list[tuple[Path, Path]]:
     """(requested path, real file) of every library the dynamic loader resolves for ``objects``.
 
