@@ -191,3 +191,28 @@ def test_a_backend_checked_by_the_parent_is_not_probed_again(monkeypatch):
     assert process.probe("landlock") is None and started == []
     with pytest.raises(ValueError):
         process.checked_elsewhere("docker")
+
+
+def test_a_forked_copy_of_the_grader_starts_its_own_server_and_leaves_the_parents(tmp_path, backend):
+    """A process forked from the grader (which inherits its exit handler and its server table)
+    must neither use nor end its parent's server."""
+    copy = copy_of(tmp_path, "a")
+    limits = Limits(backend=backend)
+    parents = server.shared(backend)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            with Sandbox(copy, [limits]) as sandbox:
+                [[outcome]] = sandbox.run([([REQUEST], limits)])
+            mine = server.shared(backend)
+            code = 0 if outcome.error is None and mine is not parents and mine.owner == os.getpid() else 2
+            server.close_all()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert parents.alive and server.shared(backend) is parents
+    with Sandbox(copy, [limits]) as sandbox:
+        [[outcome]] = sandbox.run([([REQUEST], limits)])
+    assert outcome.error is None

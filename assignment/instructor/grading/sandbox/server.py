@@ -75,6 +75,7 @@ class ForkServer:
 
     def __init__(self, backend: str) -> None:
         self.backend = backend
+        self.owner = os.getpid()  # the grading process it serves
         self._lock = threading.Lock()
         self._run_dir = scratch.new_dir("server-")
         self._stderr = scratch.create_exclusive(self._run_dir / "stderr.txt", readable=True)
@@ -198,23 +199,44 @@ def shared(backend: str) -> ForkServer:
     """
     with _lock:
         server = _servers.get(backend)
-        if server is not None and server.alive and server._socket.fileno() >= 0:
+        if server is not None and server.owner == os.getpid() and server.alive and server._socket.fileno() >= 0:
             return server
-        if server is not None:
+        if server is not None and server.owner == os.getpid():
             server.close()
         server = _servers[backend] = _starter.submit(ForkServer, backend).result()
         return server
 
 
 def close_all() -> None:
-    """End every fork server of this process (at exit; tests call it to start afresh)."""
+    """End every fork server of this process (at exit; tests call it to start afresh).
+
+    A forked copy of the grading process (which inherits this exit handler) ends none:
+    they are its parent's."""
     with _lock:
         for server in _servers.values():
-            server.close()
+            if server.owner == os.getpid():
+                server.close()
         _servers.clear()
 
 
 atexit.register(close_all)
+
+
+def _forget_after_fork() -> None:
+    """In a process forked from the grader: its parent's servers are not its own, and the thread
+    that starts servers did not survive the fork (a pool without it would never start one)."""
+    global _lock, _servers, _starter
+    for inherited in _servers.values():
+        try:
+            inherited._socket.close()  # this copy only: the server must still see its grader leave
+        except OSError:
+            pass
+    _lock = threading.Lock()
+    _servers = {}
+    _starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fork-server-start")
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _copy_package(package_copy: Path) -> Path:
