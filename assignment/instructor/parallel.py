@@ -35,6 +35,7 @@ re-run re-grades nothing that did not change.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -109,8 +110,10 @@ def limits_from(config) -> LimitTable:
     return GradeInSandbox(config=config).limits()
 
 
+@functools.cache
 def grading_code_digest() -> str:
-    """A digest of the code and data a verdict depends on (``grading.contract.verdict_digest``)."""
+    """A digest of the code and data a verdict depends on (``grading.contract.verdict_digest``),
+    computed once per process (the code a process runs does not change under it)."""
     return contract.verdict_digest()
 
 
@@ -356,6 +359,7 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     config = load_config(course)
     probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
     probed = probe.submit(describe_backend, configured_backend(config))
+    probe.submit(grading_code_digest)  # hashing the grading code (a third of a second) meanwhile too
     log_dir = course / "logs"
     log_dir.mkdir(exist_ok=True)
     early_writer = Writer(course, log_dir / "writer-1.log")
