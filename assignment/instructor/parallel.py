@@ -357,8 +357,9 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     # processes, while this one imports nbgrader too (about two seconds each).
     began = time.perf_counter()
     config = load_config(course)
+    configured = configured_backend(config)
     probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
-    probed = probe.submit(describe_backend, configured_backend(config))
+    probed = probe.submit(describe_backend, configured)
     probe.submit(grading_code_digest)  # hashing the grading code (a third of a second) meanwhile too
     log_dir = course / "logs"
     log_dir.mkdir(exist_ok=True)
@@ -366,7 +367,7 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     try:
         coursedir = load_coursedir(course, config)
         preference = limits_from(coursedir.config)["test"].backend  # c.GradeInSandbox.backend, as nbgrader reads it
-        backend, why = probed.result() if preference == configured_backend(config) else describe_backend(preference)
+        backend, why = probed.result() if preference == configured else describe_backend(preference)
     except BaseException:
         early_writer.close()
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,11 @@ RUNNER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
               "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"}
 # Passed on when the grader has them: they make OpenBLAS pick a correct kernel on some processors.
 PASSED_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def runner_env(home: str) -> dict[str, str]:
+    """The whole environment of a runner (or fork server): ``RUNNER_ENV``, ``PASSED_THROUGH``, ``HOME``."""
+    return {**RUNNER_ENV, **{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, "HOME": home}
 
 
 class SandboxUnavailable(RuntimeError):

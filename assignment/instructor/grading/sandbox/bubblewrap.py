@@ -32,7 +32,7 @@ import subprocess
 from pathlib import Path
 
 from assignment.instructor.grading.sandbox import landlock, paths, scratch, seccomp
-from assignment.instructor.grading.sandbox.base import FORK_SERVER, PASSED_THROUGH, RUNNER, RUNNER_ENV, Launch
+from assignment.instructor.grading.sandbox.base import FORK_SERVER, RUNNER, Launch, runner_env
 
 BWRAP = "bwrap"
 TMP_BYTES = 64 * 2**20  # the sandbox's /tmp (a tmpfs: memory outside the RLIMIT_AS of the process)
@@ -107,7 +107,7 @@ def _argv(extra_binds: list[str], die_with_parent: bool = True) -> tuple[list[st
     seccomp_read, seccomp_write = os.pipe()
     os.write(seccomp_write, program)  # far below a pipe's buffer; bwrap reads it to the end
     os.close(seccomp_write)
-    env = {**RUNNER_ENV, **{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, "HOME": "/tmp"}
+    env = runner_env("/tmp")
     argv = [executable() or BWRAP, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
             *(["--die-with-parent"] if die_with_parent else []), "--new-session", "--clearenv"]
     for name, value in env.items():

@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 from assignment.instructor.grading.sandbox import paths, scratch, seccomp
-from assignment.instructor.grading.sandbox.base import FORK_SERVER, PASSED_THROUGH, RUNNER, RUNNER_ENV, Launch
+from assignment.instructor.grading.sandbox.base import FORK_SERVER, RUNNER, Launch, runner_env
 
 try:
     import landlock as _binding
@@ -121,14 +121,9 @@ def launch(package_copy: Path, run_dir: Path, channel_fd: int) -> Launch:
         run_dir: this run's private folder (its working directory).
         channel_fd: the write end of the answer pipe.
     """
-    found = paths.installation()
-    course = scratch.course_copy()
-    site = scratch.site_dir()
-    env = {**RUNNER_ENV, **{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, "HOME": str(run_dir)}
-    argv = [str(found.executable), "-I", "-S", "-B", str(course / RUNNER)]
-    return Launch(argv=argv, env=env, cwd=run_dir, pass_fds=(channel_fd,),
-                  request={"path": [str(site), str(course), str(package_copy)],
-                           "grader_path": str(course), "confine": plan(package_copy)})
+    argv = [str(paths.installation().executable), "-I", "-S", "-B", str(scratch.course_copy() / RUNNER)]
+    return Launch(argv=argv, env=runner_env(str(run_dir)), cwd=run_dir, pass_fds=(channel_fd,),
+                  request=runner_request(package_copy))
 
 
 def server_launch(copies: Path, run_dir: Path, control_fd: int) -> Launch:
@@ -143,16 +138,15 @@ def server_launch(copies: Path, run_dir: Path, control_fd: int) -> Launch:
         run_dir: the server's private folder (its working directory).
         control_fd: the server's end of its control socket.
     """
-    found = paths.installation()
     course = scratch.course_copy()
-    env = {**RUNNER_ENV, **{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, "HOME": str(run_dir)}
-    argv = [str(found.executable), "-I", "-S", "-B", str(course / FORK_SERVER), str(control_fd)]
-    return Launch(argv=argv, env=env, cwd=run_dir, pass_fds=(control_fd,),
+    argv = [str(paths.installation().executable), "-I", "-S", "-B", str(course / FORK_SERVER), str(control_fd)]
+    return Launch(argv=argv, env=runner_env(str(run_dir)), cwd=run_dir, pass_fds=(control_fd,),
                   request={"path": [str(scratch.site_dir()), str(course)], "binding": str(_binding_dir())})
 
 
 def runner_request(copy: Path) -> dict:
-    """What a runner forked by the server is told: the same as a runner started on its own."""
+    """What a runner is told, forked by the server or started on its own: its import path and its
+    confinement (``plan``)."""
     course = scratch.course_copy()
     return {"path": [str(scratch.site_dir()), str(course), str(copy)], "grader_path": str(course),
             "confine": plan(copy)}

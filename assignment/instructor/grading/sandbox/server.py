@@ -199,23 +199,20 @@ def shared(backend: str) -> ForkServer:
     """
     with _lock:
         server = _servers.get(backend)
-        if server is not None and server.owner == os.getpid() and server.alive and server._socket.fileno() >= 0:
+        if server is not None and server.alive and server._socket.fileno() >= 0:
             return server
-        if server is not None and server.owner == os.getpid():
+        if server is not None:
             server.close()
         server = _servers[backend] = _starter.submit(ForkServer, backend).result()
         return server
 
 
 def close_all() -> None:
-    """End every fork server of this process (at exit; tests call it to start afresh).
-
-    A forked copy of the grading process (which inherits this exit handler) ends none:
-    they are its parent's."""
+    """End every fork server of this process (at exit; tests call it to start afresh). A forked
+    copy of the grading process holds none of its parent's (``_forget_after_fork``)."""
     with _lock:
         for server in _servers.values():
-            if server.owner == os.getpid():
-                server.close()
+            server.close()
         _servers.clear()
 
 
