@@ -128,6 +128,27 @@ def test_rerun_is_idempotent_and_its_sandbox_phase_runs_no_sandbox(course_copy, 
     print(f"re-run: {seconds:.1f} s, of which {sandbox_seconds:.1f} s in the sandbox phase", file=sys.stderr)
 
 
+def test_no_student_is_lost_while_writers_are_being_chosen(course_copy, graded, monkeypatch, capsys):
+    """Every verdict is cached, so the sandbox threads hand students over faster than the loop
+    gives them to writers; choosing a writer is made slow (50 ms per look at a writer), so that
+    students arrive while the loop is choosing. Each must still be written, once."""
+    from assignment.instructor import parallel
+
+    def slow_alive(writer) -> bool:
+        time.sleep(0.05)
+        return writer.process.poll() is None
+
+    monkeypatch.setattr(parallel.Writer, "alive", property(slow_alive))
+    monkeypatch.delenv(pt.URL_VARIABLE, raising=False)
+    assert parallel.autograde(course_copy, ASSIGNMENT, 2) == 0, capsys.readouterr()
+    assert f"graded {len(PLAN)} submissions" in capsys.readouterr().out
+    assert pt.grade_rows(pt.sqlite_url(course_copy)) == pt.grade_rows(pt.sqlite_url(graded / "serial"))
+    log = (course_copy / "logs" / "autograde.log").read_text(encoding="utf-8")
+    for student, _ in PLAN:
+        assert sum(student in line.split(": ", 1)[-1].split(", ") for line in log.splitlines()
+                   if line.startswith("=== nbgrader")) == 1, student
+
+
 def test_a_worker_that_dies_is_retried_or_left_to_nbgrader(course_copy, graded, monkeypatch, capsys):
     from assignment.instructor import parallel
 

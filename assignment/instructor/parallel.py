@@ -244,6 +244,43 @@ def precompute(course: Path, assignment: str, students: list[str], jobs: int, ca
     return result
 
 
+class Handoff:
+    """The students whose sandbox phase is over and who wait for a writer, shared by the sandbox
+    threads (``add``) and the loop that hands them to writers (``pending``, ``take``).
+
+    ``take`` empties the queue and returns what it held in one step: a student added while the
+    loop was choosing writers waits for the next batch instead of being dropped with the others.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready: list[str] = []  # verdicts cached: the writer reads them
+        self._left: list[str] = []  # verdicts not cached: the writer grades them itself, last
+
+    def add(self, student: str, cached: bool) -> None:
+        with self._lock:
+            (self._ready if cached else self._left).append(student)
+
+    def leave_to_writer(self, students: list[str]) -> None:
+        """The sandbox phase broke: these students (the ones it did not hand over) go to the writer."""
+        with self._lock:
+            self._left[:] = sorted(set(students) - set(self._ready))
+
+    def pending(self, final: bool) -> int:
+        """How many students ``take(final)`` would return now (more may come before it is called)."""
+        with self._lock:
+            return len(self._ready) + (len(self._left) if final else 0)
+
+    def take(self, final: bool) -> list[str]:
+        """Every ready student (and, if ``final``, every left one), sorted; the queue keeps none of them."""
+        with self._lock:
+            batch = sorted(self._ready) + (sorted(self._left) if final else [])
+            self._ready.clear()
+            if final:
+                self._left.clear()
+            return batch
+
+
 @dataclass(eq=False)
 class Batch:
     """One ``nbgrader autograde`` run of a writer, on some students.
@@ -408,15 +445,12 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     started_wall = time.time()
     tests = trusted_tests(coursedir.db_url, assignment)
 
-    lock = threading.Lock()
-    ready: list[str] = []  # verdicts cached, grades not yet written
-    left_to_writer: list[str] = []  # verdicts not cached: the writer grades them itself
+    handoff = Handoff()
     finished = threading.Event()
     wake = threading.Event()
 
     def on_done(student: str, ok: bool) -> None:
-        with lock:
-            (ready if ok else left_to_writer).append(student)
+        handoff.add(student, cached=ok)
         wake.set()
 
     base_args = ["autograde", assignment, "--force", f"--GradeInSandbox.cache_dir={cache_dir}"]
@@ -456,21 +490,17 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
             if finished_batch is not None:
                 done_batches.append(finished_batch)
         while True:
-            with lock:
-                batch = sorted(ready) + (sorted(left_to_writer) if final else [])
-                # The first run starts with the first student: it pays nbgrader's first-run set-up
-                # (about a CPU second) while the sandboxes still work.
-                wanted = min_chunk if any(w.batches for w in pool) else 1
-                if not batch or (not final and len(batch) < wanted):
-                    break
+            pending = handoff.pending(final)
+            # The first run starts with the first student: it pays nbgrader's first-run set-up
+            # (about a CPU second) while the sandboxes still work.
+            wanted = min_chunk if any(w.batches for w in pool) else 1
+            if not pending or (not final and pending < wanted):
+                break
             # At the end, the rest is shared among the free writers (one, with SQLite).
-            free = idle_writers(min(max_writers, len(batch)) if final else 1)
+            free = idle_writers(min(max_writers, pending) if final else 1)
             if not free:
                 break
-            with lock:
-                ready.clear()
-                if final:
-                    left_to_writer.clear()
+            batch = handoff.take(final)  # at least ``pending`` students: none arrived since is lost
             for part, writer in enumerate(free):
                 launch(writer, batch[part::len(free)])
 
@@ -505,14 +535,12 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         client.close()
     sandbox_seconds = time.perf_counter() - started
     if "result" not in phase:  # precompute itself broke: the writers grade everyone
-        with lock:
-            given = {s for w in pool for b in w.batches for s in b.students}
-            left_to_writer[:] = sorted(set(chosen) - set(ready) - given)
+        given = {s for w in pool for b in w.batches for s in b.students}
+        handoff.leave_to_writer(sorted(set(chosen) - given))
     while True:
         step(final=True)
-        with lock:
-            if not ready and not left_to_writer and not running():
-                break
+        if not handoff.pending(final=True) and not running():
+            break
         time.sleep(0.1)
     for writer in pool:
         writer.close()
