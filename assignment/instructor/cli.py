@@ -58,6 +58,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _autograde(args: argparse.Namespace) -> int:
     """Grade every submitted student in parallel (see assignment.instructor.parallel)."""
+    from assignment.instructor.quick_import import skip_iri_format_checks
+
+    skip_iri_format_checks()  # before parallel imports nbgrader (quick_import says why it is safe)
     from assignment.instructor.parallel import autograde
 
     return autograde(Path(args.course).resolve(), args.assignment, args.jobs, args.student or None,

@@ -317,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     """The writer loop (``python -m assignment.instructor.writer RESULT_FD``)."""
     argv = sys.argv[1:] if argv is None else argv
     answers = os.fdopen(int(argv[0]), "w", buffering=1, encoding="utf-8")
+    from assignment.instructor.quick_import import skip_iri_format_checks
+
+    skip_iri_format_checks()  # 1.3 CPU s of nbgrader's import (quick_import says why it is safe)
     import nbgrader.apps.nbgraderapp  # noqa: F401  the imports, paid once, while the parent works
     import assignment.instructor.grading.nbgrader_plugin  # noqa: F401  (and the course's preprocessors)
 
