@@ -17,10 +17,10 @@ The writing overlaps the sandboxes: as soon as enough students' verdicts are
 cached, an ``nbgrader autograde`` process (started ahead of time, so that its
 start-up is hidden too) writes their grades, restricted to them with
 ``--CourseDirectory.student_id_exclude``, while the sandboxes go on with the
-others. With SQLite only one such writer runs at a time (SQLite has one
-writer; a locked database makes nbgrader abort); with a server database
-(PostgreSQL) up to ``--jobs`` writers run at once, each on different
-students (see ``writers_for``).
+others. Up to ``--jobs`` such writers run at once, each on different students
+(see ``writers_for``); on SQLite, which has one writer and whose "database is
+locked" makes nbgrader abort, they take turns inside the gradebook
+(``gradebook_lock``) and convert notebooks in parallel.
 
 With ``--scheduler tcp://HOST:PORT`` (or ``c.ParallelAutograde.scheduler``)
 the sandbox phase runs on the workers of a Dask cluster instead of local
@@ -55,6 +55,7 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
+from assignment.instructor import gradebook_lock
 from assignment.instructor.grading import contract
 from assignment.instructor.grading.grader import LimitTable, VerdictCache, grade_submission
 from assignment.instructor.grading.policy import read_submission, write_package
@@ -72,6 +73,8 @@ MIN_CHUNK = 4
 # at once on CPython 3.11 (seen here on 3.11.7: "SystemError: AST constructor recursion
 # depth mismatch"; python/cpython#106905).
 _PARSE_LOCK = threading.Lock()
+# Writers of one SQLite gradebook take turns in it (gradebook_lock): past a few, they would mostly wait.
+MAX_SQLITE_WRITERS = 4
 
 
 
@@ -145,21 +148,20 @@ def submitted_students(coursedir: "CourseDirectory", assignment: str) -> list[st
 
 
 def writers_for(db_url: str, jobs: int) -> int:
-    """How many nbgrader processes may write grades at once.
+    """How many nbgrader processes may write grades at once: ``jobs`` (at most
+    ``MAX_SQLITE_WRITERS`` on SQLite).
 
-    SQLite: one. It has a single writer at a time, and nbgrader treats a
-    "database is locked" error as fatal (it aborts the whole run), so two
-    nbgrader processes on one SQLite file are not safe. A server database
-    (PostgreSQL, MySQL): ``jobs``. Each writer is given different students,
-    and everything an ``nbgrader autograde`` run writes belongs to its
-    students (their student row, submission, notebooks, grades, comments);
-    the course, assignment and cells are only read. Measured on two cores,
-    12 students whose verdicts were cached: one writer 26.1 s, two writers
-    19.7 s (medians of three). With PostgreSQL each student's writing costs
-    about three times what it costs with SQLite (nbgrader opens a new
-    database connection, and checks the schema, for every gradebook access).
+    Each writer is given different students, and everything an ``nbgrader
+    autograde`` run writes belongs to its students (their student row,
+    submission, notebooks, grades, comments); the course, assignment and cells
+    are only read. A server database (PostgreSQL, MySQL) takes concurrent
+    writers as it is. SQLite has one writer at a time and nbgrader aborts on
+    "database is locked", so the writers of an SQLite gradebook take turns
+    inside it (``gradebook_lock``: one process in a gradebook session at a
+    time) and convert their notebooks in parallel; a writer spends about a fifth
+    of its time in sessions, so more than a few would mostly wait for their turn.
     """
-    return 1 if db_url.startswith("sqlite") else max(1, jobs)
+    return max(1, min(jobs, MAX_SQLITE_WRITERS) if db_url.startswith("sqlite") else jobs)
 
 
 @dataclass
@@ -271,13 +273,15 @@ class Handoff:
         with self._lock:
             return len(self._ready) + (len(self._left) if final else 0)
 
-    def take(self, final: bool) -> list[str]:
-        """Every ready student (and, if ``final``, every left one), sorted; the queue keeps none of them."""
+    def take(self, final: bool, most: int | None = None) -> list[str]:
+        """The ready students (and, if ``final``, the left ones after them), sorted, at most ``most`` of
+        them (None: all); the queue keeps the others."""
         with self._lock:
-            batch = sorted(self._ready) + (sorted(self._left) if final else [])
-            self._ready.clear()
-            if final:
-                self._left.clear()
+            waiting = sorted(self._ready) + (sorted(self._left) if final else [])
+            batch = waiting if most is None else waiting[:most]
+            taken = set(batch)
+            self._ready[:] = [s for s in self._ready if s not in taken]
+            self._left[:] = [s for s in self._left if s not in taken]
             return batch
 
 
@@ -329,14 +333,17 @@ class Writer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def start(self, args: list[str], students: list[str], log: Path, sandbox_checked: str | None = None) -> Batch:
+    def start(self, args: list[str], students: list[str], log: Path, sandbox_checked: str | None = None,
+              gradebook_lock: Path | None = None) -> Batch:
         """Give this (idle) writer a batch: ``nbgrader ARGS`` on ``students``, its output in ``log``
-        (``sandbox_checked``: the backend this process has just probed, which the writer need not)."""
+        (``sandbox_checked``: the backend this process has just probed, which the writer need not;
+        ``gradebook_lock``: the lock file of an SQLite gradebook other writers share)."""
         self.batch = Batch(students, log)
         self.batches.append(self.batch)
         try:
-            self.process.stdin.write(json.dumps({"args": args, "log": str(log),
-                                                 "sandbox_checked": sandbox_checked}) + "\n")
+            self.process.stdin.write(json.dumps({"args": args, "log": str(log), "sandbox_checked": sandbox_checked,
+                                                 "gradebook_lock": str(gradebook_lock) if gradebook_lock else None})
+                                     + "\n")
             self.process.stdin.flush()
         except OSError:  # the process died: poll() reports the batch as failed
             pass
@@ -441,6 +448,7 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     cache_dir = cache_folder(course, assignment)
     cache = VerdictCache(cache_dir)
     max_writers = writers or writers_for(coursedir.db_url, jobs)
+    turns = gradebook_lock.lock_path(coursedir.db_url) if max_writers > 1 else None  # None: a server database
     started = time.perf_counter()
     started_wall = time.time()
     tests = trusted_tests(coursedir.db_url, assignment)
@@ -481,7 +489,8 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         if others:
             args.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
         counter[0] += 1
-        writer.start(args, batch, log_dir / f"autograde-{counter[0]}.log", sandbox_checked=backend)
+        writer.start(args, batch, log_dir / f"autograde-{counter[0]}.log", sandbox_checked=backend,
+                     gradebook_lock=turns)
 
     def step(final: bool) -> None:
         """Reap finished batches; give the ready students to idle writers if there are enough of them."""
@@ -496,13 +505,17 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
             wanted = min_chunk if any(w.batches for w in pool) else 1
             if not pending or (not final and pending < wanted):
                 break
-            # At the end, the rest is shared among the free writers (one, with SQLite).
-            free = idle_writers(min(max_writers, pending) if final else 1)
+            # Several writers: small batches while the sandboxes work, and at the end an equal share of
+            # the rest for each writer, busy or not (the busy ones take theirs when they are done), so
+            # that no writer is left with a long batch while the others have finished.
+            if max_writers == 1:
+                most = None
+            else:
+                most = math.ceil(pending / max_writers) if final else wanted
+            free = idle_writers(1)
             if not free:
                 break
-            batch = handoff.take(final)  # at least ``pending`` students: none arrived since is lost
-            for part, writer in enumerate(free):
-                launch(writer, batch[part::len(free)])
+            launch(free[0], handoff.take(final, most))  # ``pending`` or more now: none that arrived is lost
 
     pool.append(early_writer)  # it has been importing nbgrader meanwhile
     counter[0] = 1

@@ -24,8 +24,9 @@ unchanged: the same preprocessors, the same queries, the same validation of
 every cell.
 
 Protocol: the parent writes one JSON line per batch on stdin,
-``{"args": [nbgrader arguments...], "log": path, "sandbox_checked": backend}`` (the last
-optional: the sandbox backend the parent has just probed); the process runs
+``{"args": [nbgrader arguments...], "log": path, "sandbox_checked": backend, "gradebook_lock":
+path}`` (the last two optional: the sandbox backend the parent has just probed; the lock file
+through which writers sharing an SQLite gradebook take turns in it, ``gradebook_lock``); the process runs
 ``nbgrader ARGS`` with its stdout and stderr in ``log`` and answers on the
 file descriptor given as its first argument with one JSON line,
 ``{"exit": code, "seconds": s}``. An empty line (or end of input) ends it.
@@ -40,6 +41,7 @@ import threading
 import time
 import types
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Callable
 
 _installed = False
@@ -333,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
             # need not start a sandbox (about half a second) before every first batch.
             from assignment.instructor.grading.sandbox.process import checked_elsewhere
             checked_elsewhere(str(request["sandbox_checked"]))
+        if request.get("gradebook_lock"):
+            # Other writers share this SQLite gradebook: take turns inside it (gradebook_lock.py).
+            from assignment.instructor import gradebook_lock
+            gradebook_lock.install(Path(request["gradebook_lock"]))
         started = time.perf_counter()
         restore = _redirected(request["log"])
         try:
