@@ -5,9 +5,9 @@ without its third notebook and the other with a test cell deleted and a locked c
 is graded three times, each in its own copy of one generated course:
 
 - ``old``: ``python -m assignment autograde --jobs 2`` with ``c.SandboxCheckedExporter.reuse_within_run
-  = False``, ``copy_once = False`` and ``exact_ignore = False``: the long-lived writer as it was
-  (nbgrader's queries per notebook and per cell, nbconvert's three deep copies per conversion,
-  nbgrader's own ``is_ignored``);
+  = False``, ``copy_once = False``, ``exact_ignore = False`` and ``optimistic_validation = False``: the
+  long-lived writer as it was (nbgrader's queries per notebook and per cell, nbconvert's three deep
+  copies and twelve validations per conversion, nbgrader's own ``is_ignored``);
 - ``new``: the same command with those on (the shipped configuration);
 - ``serial``: a plain ``nbgrader autograde mlp`` (sandboxes and all, no verdict cache), shipped configuration.
 
@@ -30,11 +30,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("writer_reuse")]
 
 PLAN = [("ada_correct", "ada_correct"), ("ben_untouched", "ben_untouched"), ("cy_buggy", "cy_buggy"),
         ("dee_forward_only", "dee_forward_only"), ("ada_copy", "ada_correct"), ("cy_copy", "cy_buggy")]
-# Every shortcut off: the run cache, the single deep copy per conversion, the exact is_ignored.
+# Every shortcut off: the run cache, the single deep copy and validation per conversion, the exact is_ignored.
 OLD_PATH = ("\n# tests: the writer without the run cache and the other shortcuts\n"
             "c.SandboxCheckedExporter.reuse_within_run = False\n"
             "c.SandboxCheckedExporter.copy_once = False\n"
-            "c.SandboxCheckedExporter.exact_ignore = False\n")
+            "c.SandboxCheckedExporter.exact_ignore = False\n"
+            "c.SandboxCheckedExporter.optimistic_validation = False\n")
 
 
 def _tamper(submitted: Path) -> None:

@@ -219,6 +219,11 @@ class SandboxCheckedExporter(TolerantNotebookExporter):
                                        "notebook or cell (run_cache.py). The grades and notebooks written are "
                                        "the same either way.").tag(config=True)
 
+    optimistic_validation = Bool(True, help="Validate each converted notebook once, after its last preprocessor "
+                                            "(nbconvert's own option), not after every one of twelve: the reader has "
+                                            "validated it before the first, and one that ends invalid fails as "
+                                            "before. False: after each (nbconvert's default).").tag(config=True)
+
     exact_ignore = Bool(True, help="nbgrader's is_ignored answered by ignore_patterns.is_ignored (the same answers, "
                                    "without listing every submission for each file); False: nbgrader's own, in this "
                                    "process, from this exporter on.").tag(config=True)
