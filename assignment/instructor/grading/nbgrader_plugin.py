@@ -236,11 +236,13 @@ class SandboxCheckedExporter(TolerantNotebookExporter):
         # built before autograde walks any folder (its first find_all_files is in init_assignment)
         ignore_patterns.install(self.exact_ignore)
         if speed_up_a_command_line_run() and self.reuse_within_run:
+            from assignment.instructor.grading import notebook_writes
             from assignment.instructor.writer import install_validation_memos
 
             # this exporter is its converter's, and the converter one run's: the cache ends with the run
             self.run_cache = RunCache()
             install_validation_memos()
+            notebook_writes.install()
 
 
 def speed_up_a_command_line_run() -> bool:
