@@ -49,7 +49,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 from traitlets import Unicode
 from traitlets.config import Configurable
@@ -303,25 +303,95 @@ class Batch:
     started: float = field(default_factory=time.perf_counter)
 
 
-class Writer:
-    """One long-lived ``assignment.instructor.writer`` process: nbgrader imported once (while the
-    sandboxes work), then batches of students written one after another, each by the
-    stock ``nbgrader autograde`` run in that process."""
+class _ForkedProcess:
+    """The little of ``subprocess.Popen`` that ``Writer`` uses, for a process this one forked."""
 
-    def __init__(self, course: Path, log: Path) -> None:
+    def __init__(self, pid: int, stdin: TextIO) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+class Writer:
+    """One long-lived writer process (``assignment.instructor.writer``): nbgrader imported once, then
+    batches of students written one after another, each by the stock ``nbgrader autograde`` run in
+    that process.
+
+    ``Writer.forked`` forks it from this process once this one has imported what a writer needs
+    (``writer.prepare``), before any other thread of the run has started: it costs no interpreter
+    start and no import. ``Writer(course, log)`` starts a fresh interpreter instead (a writer that
+    replaces one that died, later in the run)."""
+
+    def __init__(self, course: Path, log: Path, forked_from: list["Writer"] | None = None) -> None:
         from assignment.instructor.nbgrader_command import nbgrader_env  # not demo's: it imports nbgrader
 
         self.log_path = log
-        self.log = open(log, "w", encoding="utf-8")
         answers, answer_fd = os.pipe()
-        self.process = subprocess.Popen([sys.executable, "-m", "assignment.instructor.writer", str(answer_fd)], cwd=course,
-                                        env=nbgrader_env(), stdin=subprocess.PIPE, stdout=self.log,
-                                        stderr=subprocess.STDOUT, text=True, pass_fds=(answer_fd,))
+        if forked_from is None:
+            self.log: TextIO | None = open(log, "w", encoding="utf-8")
+            self.process: subprocess.Popen | _ForkedProcess = subprocess.Popen(
+                [sys.executable, "-m", "assignment.instructor.writer", str(answer_fd)], cwd=course,
+                env=nbgrader_env(), stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+                pass_fds=(answer_fd,))
+        else:
+            self.log = None
+            self.process = self._fork(course, log, answer_fd, answers, forked_from, nbgrader_env())
         os.close(answer_fd)
         self._answers: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, args=(os.fdopen(answers, encoding="utf-8"),), daemon=True).start()
+        self._answer_stream = os.fdopen(answers, encoding="utf-8")
+        self._reading = False
+        if forked_from is None:
+            self.start_reading()
         self.batch: Batch | None = None
         self.batches: list[Batch] = []
+
+    def start_reading(self) -> None:
+        """Start the thread that reads this writer's answers (a forked writer's, once every writer is forked:
+        a process forked while a thread reads a stream could never close that stream)."""
+        if not self._reading:
+            self._reading = True
+            threading.Thread(target=self._read, args=(self._answer_stream,), daemon=True).start()
+
+    @classmethod
+    def forked(cls, course: Path, log: Path, siblings: list["Writer"]) -> "Writer":
+        """A writer forked from this process (see the class docstring); ``siblings``: the writers forked
+        before it, whose pipes it must not hold (their ends of input would never come). Call
+        ``start_reading`` once every writer is forked."""
+        return cls(course, log, forked_from=siblings)
+
+    @staticmethod
+    def _fork(course: Path, log: Path, answer_fd: int, answers: int, siblings: list["Writer"],
+              env: dict[str, str]) -> _ForkedProcess:
+        from assignment.instructor import writer as writer_process
+
+        requests, requests_fd = os.pipe()
+        log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the writer
+            os.close(requests_fd)
+            os.close(answers)
+            for sibling in siblings:
+                sibling.process.stdin.close()
+                sibling._answer_stream.close()
+            writer_process.forked_child(requests, answer_fd, log_fd, str(course), env)
+        os.close(requests)
+        os.close(log_fd)
+        return _ForkedProcess(pid, os.fdopen(requests_fd, "w", encoding="utf-8"))
 
     def _read(self, stream) -> None:
         with stream:
@@ -380,7 +450,8 @@ class Writer:
         except OSError:
             pass
         self.process.wait()
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
 
 
 def autograde(course: Path, assignment: str, jobs: int, students: list[str] | None = None,
@@ -396,9 +467,9 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         scheduler: a Dask scheduler's address: its workers run the sandboxes (default:
             ``c.ParallelAutograde.scheduler``; empty: local threads, ``jobs`` at a time).
     """
-    # Three things at once, on every core: the sandbox backend is probed (which starts its fork
-    # server, kept for the sandbox phase) and the first writer imports nbgrader, in their own
-    # processes, while this one imports nbgrader too (about two seconds each).
+    # Two things at once: the sandbox backend is probed (which starts its fork server, kept for the
+    # sandbox phase) while this process imports nbgrader and what its writers run; the writers are
+    # then forked from it, with everything imported.
     began = time.perf_counter()
     config = load_config(course)
     configured = configured_backend(config)
@@ -407,32 +478,35 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
     probe.submit(grading_code_digest)  # hashing the grading code (a third of a second) meanwhile too
     log_dir = course / "logs"
     log_dir.mkdir(exist_ok=True)
-    early_writer = Writer(course, log_dir / "writer-1.log")
     try:
         coursedir = load_coursedir(course, config)
         preference = limits_from(coursedir.config)["test"].backend  # c.GradeInSandbox.backend, as nbgrader reads it
         backend, why = probed.result() if preference == configured else describe_backend(preference)
-    except BaseException:
-        early_writer.close()
-        raise
     finally:
         probe.shutdown(wait=False)
     if backend is None:
-        early_writer.close()
         print(f"cannot grade: no sandbox can run here ({why})", file=sys.stderr)
         return 2
     available = submitted_students(coursedir, assignment)
     chosen = available if not students else [s for s in available if s in set(students)]
     unknown = sorted(set(students or []) - set(available))
     if unknown:
-        early_writer.close()
         print(f"no submission of {assignment!r} for: {', '.join(unknown)}", file=sys.stderr)
         return 2
     if not chosen:
-        early_writer.close()
         print(f"no submissions of {assignment!r} to grade in {course / 'submitted'}", file=sys.stderr)
         return 2
     limits = limits_from(coursedir.config)
+    max_writers = writers or writers_for(coursedir.db_url, jobs)
+    turns = gradebook_lock.lock_path(coursedir.db_url) if max_writers > 1 else None  # None: a server database
+    from assignment.instructor import writer as writer_process
+
+    writer_process.prepare()
+    pool: list[Writer] = []
+    for number in range(1, min(max_writers, len(chosen)) + 1):  # before any other thread of the run
+        pool.append(Writer.forked(course, log_dir / f"writer-{number}.log", siblings=pool))
+    for writer in pool:
+        writer.start_reading()
     if scheduler is None:
         scheduler = ParallelAutograde(config=coursedir.config).scheduler
     client = None
@@ -442,13 +516,12 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         try:
             client = connect(scheduler)
         except ClusterUnavailable as error:
-            early_writer.close()
+            for writer in pool:
+                writer.close()
             print(f"cannot grade on the cluster: {error}", file=sys.stderr)
             return 2
     cache_dir = cache_folder(course, assignment)
     cache = VerdictCache(cache_dir)
-    max_writers = writers or writers_for(coursedir.db_url, jobs)
-    turns = gradebook_lock.lock_path(coursedir.db_url) if max_writers > 1 else None  # None: a server database
     started = time.perf_counter()
     started_wall = time.time()
     tests = trusted_tests(coursedir.db_url, assignment)
@@ -463,9 +536,8 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
 
     base_args = ["autograde", assignment, "--force", f"--GradeInSandbox.cache_dir={cache_dir}"]
     min_chunk = max(MIN_CHUNK, math.ceil(len(chosen) / MAX_CHUNKS))
-    pool: list[Writer] = []
     done_batches: list[Batch] = []
-    counter = [0]
+    counter = [len(pool)]
 
     def new_writer() -> Writer:
         counter[0] += 1
@@ -517,8 +589,6 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
                 break
             launch(free[0], handoff.take(final, most))  # ``pending`` or more now: none that arrived is lost
 
-    pool.append(early_writer)  # it has been importing nbgrader meanwhile
-    counter[0] = 1
     phase: dict[str, Precomputed] = {}
 
     def run_precompute() -> None:

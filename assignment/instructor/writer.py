@@ -42,7 +42,7 @@ import time
 import types
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, NoReturn, TextIO
 
 _installed = False
 
@@ -315,18 +315,22 @@ def _redirected(log_path: str):
     return restore
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The writer loop (``python -m assignment.instructor.writer RESULT_FD``)."""
-    argv = sys.argv[1:] if argv is None else argv
-    answers = os.fdopen(int(argv[0]), "w", buffering=1, encoding="utf-8")
+def prepare() -> None:
+    """Import what a writer runs (nbgrader's apps, the course's preprocessors), without rfc3987-syntax's
+    parsers (``quick_import``). The parallel command calls it before forking its writers, which then
+    start with all of it imported (``forked_child``)."""
     from assignment.instructor.quick_import import skip_iri_format_checks
 
     skip_iri_format_checks()  # 1.3 CPU s of nbgrader's import (quick_import says why it is safe)
-    import nbgrader.apps.nbgraderapp  # noqa: F401  the imports, paid once, while the parent works
-    import assignment.instructor.grading.nbgrader_plugin  # noqa: F401  (and the course's preprocessors)
+    import nbgrader.apps.nbgraderapp  # noqa: F401
+    import assignment.instructor.grading.nbgrader_plugin  # noqa: F401
 
+
+def serve(requests: Iterable[str], answers: TextIO) -> None:
+    """The writer loop: one batch per JSON line of ``requests`` (see the module docstring), each answered on
+    ``answers``; an empty line or the end of ``requests`` ends it."""
     install_speedups()
-    for line in sys.stdin:
+    for line in requests:
         if not line.strip():
             break
         request = json.loads(line)
@@ -347,6 +351,46 @@ def main(argv: list[str] | None = None) -> int:
             restore()
         answers.write(json.dumps({"exit": code, "seconds": time.perf_counter() - started}) + "\n")
     answers.close()
+
+
+def forked_child(requests_fd: int, answers_fd: int, log_fd: int, course: str, env: dict[str, str]) -> NoReturn:
+    """Become a writer, in a process the parallel command has just forked (after ``prepare``): requests on
+    ``requests_fd``, answers on ``answers_fd``, output in ``log_fd``, in ``course`` with environment ``env``.
+    Leaves with ``os._exit``: nothing of the parent's (its atexit handlers, its threads' objects) runs here."""
+    code = 1
+    try:
+        os.dup2(requests_fd, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        for fd in {requests_fd, log_fd} - {0, 1, 2}:
+            os.close(fd)
+        os.chdir(course)
+        os.environ.clear()
+        os.environ.update(env)
+        # the parent's sys.stdout may be anything (a test runner's capture): this process's own, on its log
+        sys.stdin = open(0, encoding="utf-8", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", buffering=1, closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", buffering=1, closefd=False)
+        serve(sys.stdin, os.fdopen(answers_fd, "w", buffering=1, encoding="utf-8"))
+        code = 0
+    except BaseException:  # noqa: BLE001  said in the log; the parent sees the answers end
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The writer loop (``python -m assignment.instructor.writer RESULT_FD``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    answers = os.fdopen(int(argv[0]), "w", buffering=1, encoding="utf-8")
+    prepare()
+    serve(sys.stdin, answers)
     return 0
 
 
