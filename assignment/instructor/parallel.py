@@ -14,8 +14,8 @@ verdicts). The grades are written by the stock ``nbgrader autograde`` with
 writes the grades through nbgrader's own pipeline, as a serial run would.
 
 The writing overlaps the sandboxes: as soon as enough students' verdicts are
-cached, an ``nbgrader autograde`` process (started ahead of time, so that its
-start-up is hidden too) writes their grades, restricted to them with
+cached, a writer process (forked from this one once it has imported nbgrader, so
+that it starts with nothing to import) runs ``nbgrader autograde`` on them, restricted with
 ``--CourseDirectory.student_id_exclude``, while the sandboxes go on with the
 others. Up to ``--jobs`` such writers run at once, each on different students
 (see ``writers_for``); on SQLite, which has one writer and whose "database is
