@@ -124,38 +124,35 @@ def _set(node: dict, key: str, value: Any) -> None:
     dict.__setitem__(node, key, value)
 
 
+def _fresh(node: Any, *children: str) -> Any:
+    """A shallow copy of ``node`` whose ``children`` (those it has) are shallow copies too."""
+    copy = _shallow(node)
+    for key in children:
+        if key in copy:
+            _set(copy, key, _shallow(copy[key]))
+    return copy
+
+
+def _listed(items: Any, what: str) -> list:
+    if type(items) is not list:
+        raise _Unexpected(what)
+    return items
+
+
 def copy_for_writing(nb: Any) -> Any:
     """``nb`` with a fresh copy of every container ``split_lines`` and ``strip_transient`` change
     (the rest shared with ``nb``, which neither function touches)."""
-    top = _shallow(nb)
-    if "metadata" in top:
-        _set(top, "metadata", _shallow(top["metadata"]))
-    cells = top.get("cells")
-    if type(cells) is not list:
-        raise _Unexpected("cells")
-    copies = []
-    for cell in cells:
-        cell = _shallow(cell)
-        if "metadata" in cell:
-            _set(cell, "metadata", _shallow(cell["metadata"]))
-        if "attachments" in cell:
-            attachments = _shallow(cell["attachments"])
-            for name in attachments:
-                _set(attachments, name, _shallow(attachments[name]))
-            _set(cell, "attachments", attachments)
+    top = _fresh(nb, "metadata")
+    cells = []
+    for cell in _listed(top.get("cells"), "cells"):
+        cell = _fresh(cell, "metadata", "attachments")
+        attachments = cell.get("attachments", {})
+        for name in attachments:
+            _set(attachments, name, _shallow(attachments[name]))
         if "outputs" in cell:
-            outputs = cell["outputs"]
-            if type(outputs) is not list:
-                raise _Unexpected("outputs")
-            fresh = []
-            for output in outputs:
-                output = _shallow(output)
-                if "data" in output:
-                    _set(output, "data", _shallow(output["data"]))
-                fresh.append(output)
-            _set(cell, "outputs", fresh)
-        copies.append(cell)
-    _set(top, "cells", copies)
+            _set(cell, "outputs", [_fresh(output, "data") for output in _listed(cell["outputs"], "outputs")])
+        cells.append(cell)
+    _set(top, "cells", cells)
     return top
 
 
