@@ -29,6 +29,14 @@ def _pipes(pid: int) -> set[str]:
     return found
 
 
+def _answered(writer, batch) -> None:
+    deadline = time.monotonic() + 60
+    while writer.poll() is None:
+        assert time.monotonic() < deadline, "the writer did not answer"
+        time.sleep(0.05)
+    assert batch.returncode == 0
+
+
 def test_forked_writers_hold_none_of_each_others_pipes_and_leave_at_the_end_of_input(tmp_path):
     from assignment.instructor import parallel, writer
 
@@ -39,6 +47,8 @@ def test_forked_writers_hold_none_of_each_others_pipes_and_leave_at_the_end_of_i
     for each in pool:
         each.start_reading()
     try:
+        for number, each in enumerate(pool):  # each answers once: it has set itself up (closed what it must)
+            _answered(each, each.start(["--version"], [], tmp_path / f"batch-{number}.log"))
         mine = {each: os.readlink(f"/proc/self/fd/{each.process.stdin.fileno()}") for each in pool}
         for each in pool:
             others = _pipes(each.process.pid)
@@ -63,12 +73,7 @@ def test_a_forked_writer_runs_nbgrader_and_says_so_in_its_own_log(tmp_path):
     one = parallel.Writer.forked(tmp_path, tmp_path / "writer-1.log", siblings=[])
     one.start_reading()
     try:
-        batch = one.start(["--version"], [], tmp_path / "batch.log")
-        deadline = time.monotonic() + 60
-        while one.poll() is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert batch.returncode == 0
+        _answered(one, one.start(["--version"], [], tmp_path / "batch.log"))
         assert (tmp_path / "batch.log").read_text(encoding="utf-8").strip()  # nbgrader's version, in the batch's log
     finally:
         one.close()
