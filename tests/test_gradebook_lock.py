@@ -48,11 +48,13 @@ print("holder done")
 WRITER = r"""
 import json, sys, time
 from pathlib import Path
-url, lock, wait = sys.argv[1], sys.argv[2], float(sys.argv[3])
+url, lock, wait, after = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 from nbgrader.api import Gradebook
 if lock != "-":
     from assignment.instructor import gradebook_lock
     gradebook_lock.install(Path(lock), wait_seconds=wait)
+while after != "-" and not Path(after).exists():  # imported already: start the moment the holder holds
+    time.sleep(0.01)
 started = time.monotonic()
 try:
     with Gradebook(url) as gb:
@@ -74,8 +76,8 @@ def gradebook(tmp_path) -> str:
     return url
 
 
-def _hold(url: str, lock: str, tmp_path: Path, seconds: float) -> tuple[subprocess.Popen, Path]:
-    ready = tmp_path / f"ready-{time.monotonic_ns()}"
+def _hold(url: str, lock: str, tmp_path: Path, seconds: float, ready: Path | None = None) -> tuple[subprocess.Popen, Path]:
+    ready = ready or tmp_path / f"ready-{time.monotonic_ns()}"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, url, lock, str(ready), str(seconds)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -86,11 +88,19 @@ def _hold(url: str, lock: str, tmp_path: Path, seconds: float) -> tuple[subproce
     return holder, ready
 
 
+def _writer(url: str, lock: str, wait: float = gradebook_lock.WAIT_SECONDS, after: Path | None = None):
+    return subprocess.Popen([sys.executable, "-c", WRITER, url, lock, str(wait), str(after or "-")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _answer(writer: subprocess.Popen) -> dict:
+    out, err = writer.communicate(timeout=120)
+    assert writer.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def _write(url: str, lock: str, wait: float = gradebook_lock.WAIT_SECONDS) -> dict:
-    result = subprocess.run([sys.executable, "-c", WRITER, url, lock, str(wait)], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return _answer(_writer(url, lock, wait))
 
 
 def _students(url: str) -> set[str]:
@@ -100,9 +110,13 @@ def _students(url: str) -> set[str]:
         return {student.id for student in gb.students}
 
 
+HOLD_SECONDS = 6.5  # past SQLite's 5 s busy timeout
+
+
 def test_without_turns_a_long_transaction_locks_the_other_writer_out(gradebook, tmp_path):
-    holder, _ = _hold(gradebook, "-", tmp_path, seconds=12.0)
-    answer = _write(gradebook, "-")
+    writer = _writer(gradebook, "-", after=tmp_path / "holding")
+    holder, _ = _hold(gradebook, "-", tmp_path, seconds=HOLD_SECONDS, ready=tmp_path / "holding")
+    answer = _answer(writer)
     holder.communicate(timeout=60)
     assert "database is locked" in answer["outcome"]
     assert "writer" not in _students(gradebook)
@@ -110,8 +124,9 @@ def test_without_turns_a_long_transaction_locks_the_other_writer_out(gradebook, 
 
 def test_with_turns_the_other_writer_waits_and_writes(gradebook, tmp_path):
     lock = str(gradebook_lock.lock_path(gradebook))
-    holder, _ = _hold(gradebook, lock, tmp_path, seconds=12.0)
-    answer = _write(gradebook, lock)
+    writer = _writer(gradebook, lock, after=tmp_path / "holding")
+    holder, _ = _hold(gradebook, lock, tmp_path, seconds=HOLD_SECONDS, ready=tmp_path / "holding")
+    answer = _answer(writer)
     out, err = holder.communicate(timeout=60)
     assert "holder done" in out, err
     assert answer["outcome"] == "written" and answer["seconds"] > 5.0  # longer than SQLite waits: its turn
