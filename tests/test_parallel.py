@@ -128,6 +128,32 @@ def test_rerun_is_idempotent_and_its_sandbox_phase_runs_no_sandbox(course_copy, 
     print(f"re-run: {seconds:.1f} s, of which {sandbox_seconds:.1f} s in the sandbox phase", file=sys.stderr)
 
 
+def test_the_grading_code_digest_parses_under_the_parse_lock_once(monkeypatch):
+    """Two threads must not run ast.parse at once on CPython 3.11 (python/cpython#106905): the digest,
+    computed in the probe's thread while the sandbox threads parse submissions, takes the same lock,
+    and a second caller gets the first's answer."""
+    import threading
+
+    from assignment.instructor import parallel
+    from assignment.instructor.grading import contract
+
+    calls = []
+
+    def digest() -> str:
+        calls.append(parallel._PARSE_LOCK.locked())
+        return "d1g35t"
+
+    monkeypatch.setattr(contract, "verdict_digest", digest)
+    monkeypatch.setattr(parallel, "_DIGEST", [])
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(parallel.grading_code_digest())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [True] and answers == ["d1g35t"] * 4
+
+
 def test_no_student_is_lost_while_writers_are_being_chosen(course_copy, graded, monkeypatch, capsys):
     """Every verdict is cached, so the sandbox threads hand students over faster than the loop
     gives them to writers; choosing a writer is made slow (50 ms per look at a writer), so that

@@ -35,7 +35,6 @@ re-run re-grades nothing that did not change.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -69,10 +68,11 @@ CACHE_FOLDER = ".grading_cache"
 # left when the sandboxes finish.
 MAX_CHUNKS = 8
 MIN_CHUNK = 4
-# read_submission parses the student's files with ast.parse, which two threads must not run
-# at once on CPython 3.11 (seen here on 3.11.7: "SystemError: AST constructor recursion
+# read_submission parses the student's files, and grading_code_digest the grading code, with
+# ast.parse, which two threads must not run at once on CPython 3.11 (seen here on 3.11.7: "SystemError: AST constructor recursion
 # depth mismatch"; python/cpython#106905).
 _PARSE_LOCK = threading.Lock()
+_DIGEST: list[str] = []  # grading_code_digest's answer, once computed
 # Writers of one SQLite gradebook take turns in it (gradebook_lock): past a few, they would mostly wait.
 MAX_SQLITE_WRITERS = 4
 
@@ -113,11 +113,15 @@ def limits_from(config) -> LimitTable:
     return GradeInSandbox(config=config).limits()
 
 
-@functools.cache
 def grading_code_digest() -> str:
     """A digest of the code and data a verdict depends on (``grading.contract.verdict_digest``),
-    computed once per process (the code a process runs does not change under it)."""
-    return contract.verdict_digest()
+    computed once per process (the code a process runs does not change under it), under
+    ``_PARSE_LOCK``: it parses the grading code with ``ast.parse`` (in the probe's thread while
+    the sandbox threads may parse submissions), and a second caller waits for the first's answer."""
+    with _PARSE_LOCK:
+        if not _DIGEST:
+            _DIGEST.append(contract.verdict_digest())
+        return _DIGEST[0]
 
 
 def cache_folder(course: Path, assignment: str) -> Path:
