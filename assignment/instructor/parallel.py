@@ -549,12 +549,12 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
         pool.append(writer)
         return writer
 
-    def idle_writers(wanted: int) -> list[Writer]:
-        """Up to ``wanted`` idle writers, started if fewer than ``max_writers`` are alive."""
-        found = [w for w in pool if w.batch is None and w.alive][:wanted]
-        while len(found) < wanted and sum(w.alive for w in pool) < max_writers:
-            found.append(new_writer())
-        return found
+    def idle_writer() -> Writer | None:
+        """An idle writer, started if none is idle and fewer than ``max_writers`` are alive."""
+        idle = next((w for w in pool if w.batch is None and w.alive), None)
+        if idle is None and sum(w.alive for w in pool) < max_writers:
+            idle = new_writer()
+        return idle
 
     def running() -> list[Batch]:
         return [w.batch for w in pool if w.batch is not None]
@@ -588,10 +588,10 @@ def autograde(course: Path, assignment: str, jobs: int, students: list[str] | No
                 most = None
             else:
                 most = math.ceil(pending / max_writers) if final else wanted
-            free = idle_writers(1)
-            if not free:
+            free = idle_writer()
+            if free is None:
                 break
-            launch(free[0], handoff.take(final, most))  # ``pending`` or more now: none that arrived is lost
+            launch(free, handoff.take(final, most))  # ``pending`` or more now: none that arrived is lost
 
     phase: dict[str, Precomputed] = {}
 
